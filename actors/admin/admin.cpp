@@ -1,0 +1,140 @@
+#include "actors/admin/admin.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/common/api_error.hpp"
+#include "protocol/common/json.hpp"
+#include "protocol/common/log.hpp"
+#include "protocol/messages/directory.hpp"
+#include "protocol/messages/events.hpp"
+
+namespace p2p {
+namespace {
+
+constexpr auto ask_timeout = std::chrono::seconds(5);
+
+msg::health_reply health_of(const admin_context& ctx) {
+  const auto& f = ctx.facts;
+  msg::health_reply h;
+  h.node_id = f.node_id;
+  h.node_uuid = f.node_uuid;
+  h.boot_epoch = f.boot_epoch;
+  h.uptime_s = std::chrono::duration<double>(mono_now() - f.started_mono).count();
+  h.version = f.version;
+  h.wire_version = f.wire_version;
+  h.draining = ctx.draining();
+  return h;
+}
+
+// Asks the directory for the supervised actors, then the events actor for its counters, and
+// hands both to `next`. A missing events actor leaves the counters at zero.
+template <class Next>
+void gather(caf::stateful_actor<admin_state>* self, const admin_context& ctx, Next callback) {
+  // Shared so the (mutable) continuation can be called from the const response handlers.
+  auto next_ptr = std::make_shared<Next>(std::move(callback));
+  auto next = [next_ptr](const std::vector<msg::directory_entry>& entries,
+                         const msg::events_stats& stats) { (*next_ptr)(entries, stats); };
+  self->request(ctx.directory, ask_timeout, msg::directory_list{})
+      .then(
+          [=](std::vector<msg::directory_entry>& entries) {
+            caf::actor events;
+            for (const auto& e : entries)
+              if (e.name == "events") events = e.handle;
+            if (!events) {
+              next(entries, msg::events_stats{});
+              return;
+            }
+            self->request(events, ask_timeout, msg::events_stats_request{})
+                .then([=](msg::events_stats& stats) { next(entries, stats); },
+                      [=](caf::error&) { next(entries, msg::events_stats{}); });
+          },
+          [=](caf::error&) { next({}, msg::events_stats{}); });
+}
+
+}  // namespace
+
+caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, admin_context ctx) {
+  return {
+      [=](msg::health_request&) { return health_of(ctx); },
+      [=](msg::shutdown_request& req) -> msg::shutdown_reply {
+        // A repeated request does not move the deadline already promised.
+        return {ctx.begin_shutdown(req.drain_timeout_s)};
+      },
+      [=](msg::log_level_request& req) -> caf::result<msg::log_level_reply> {
+        auto level = log::parse_level(req.level);
+        if (!level)
+          return make_api_error(api_errc::bad_request, "unknown log level " + req.level,
+                                R"({"field":"level"})");
+        auto previous = log::current_level();
+        log::set_level(*level);
+        log::info("admin", "log level changed", {{"level", json::quote(req.level)}});
+        return msg::log_level_reply{std::string(log::level_name(*level)),
+                                    std::string(log::level_name(previous))};
+      },
+      [=](msg::status_request&) -> caf::result<msg::status_reply> {
+        auto rp = self->make_response_promise<msg::status_reply>();
+        gather(self, ctx,
+               [=](const std::vector<msg::directory_entry>& entries,
+                   const msg::events_stats& stats) mutable {
+                 const auto& f = ctx.facts;
+                 msg::status_reply s;
+                 s.node = health_of(ctx);
+                 s.started_at = format_rfc3339(f.started_wall);
+                 s.http_endpoint = f.http_endpoint;
+                 s.cluster_endpoint = f.cluster_endpoint;
+                 s.seeds = f.seeds;
+                 s.voters = f.voters;
+                 s.tls = f.tls;
+                 s.insecure_cluster = f.insecure_cluster;
+                 for (const auto& e : entries) s.actors.push_back({e.name, e.restarts, e.last_error});
+                 s.events_last_seq = stats.last_seq;
+                 s.events_retained = stats.retained;
+                 s.events_subscribers = stats.subscribers;
+                 s.log_level = std::string(log::level_name(log::current_level()));
+                 rp.deliver(std::move(s));
+               });
+        return rp;
+      },
+      [=](msg::metrics_request&) -> caf::result<msg::metrics_reply> {
+        auto rp = self->make_response_promise<msg::metrics_reply>();
+        gather(self, ctx,
+               [=](const std::vector<msg::directory_entry>& entries,
+                   const msg::events_stats& stats) mutable {
+                 auto h = health_of(ctx);
+                 std::string t;
+                 t += "# HELP p2p_node_info Constant 1, labelled with this node's identity.\n";
+                 t += "# TYPE p2p_node_info gauge\n";
+                 t += "p2p_node_info{node_id=" + json::quote(h.node_id) +
+                      ",node_uuid=" + json::quote(h.node_uuid) + ",version=" +
+                      json::quote(h.version) + "} 1\n";
+                 t += "# HELP p2p_uptime_seconds Seconds since this node started.\n";
+                 t += "# TYPE p2p_uptime_seconds gauge\n";
+                 t += "p2p_uptime_seconds " + json::number(h.uptime_s) + "\n";
+                 t += "# HELP p2p_boot_epoch Starts of this data dir.\n";
+                 t += "# TYPE p2p_boot_epoch gauge\n";
+                 t += "p2p_boot_epoch " + std::to_string(h.boot_epoch) + "\n";
+                 t += "# HELP p2p_draining 1 while the node drains for shutdown.\n";
+                 t += "# TYPE p2p_draining gauge\n";
+                 t += std::string("p2p_draining ") + (h.draining ? "1" : "0") + "\n";
+                 t += "# HELP p2p_actor_restarts_total Restarts of each supervised actor.\n";
+                 t += "# TYPE p2p_actor_restarts_total counter\n";
+                 for (const auto& e : entries)
+                   t += "p2p_actor_restarts_total{actor=" + json::quote(e.name) + "} " +
+                        std::to_string(e.restarts) + "\n";
+                 t += "# HELP p2p_events_published_total Events published since start.\n";
+                 t += "# TYPE p2p_events_published_total counter\n";
+                 t += "p2p_events_published_total " + std::to_string(stats.published) + "\n";
+                 t += "# HELP p2p_events_last_seq Sequence number of the newest event.\n";
+                 t += "# TYPE p2p_events_last_seq gauge\n";
+                 t += "p2p_events_last_seq " + std::to_string(stats.last_seq) + "\n";
+                 t += "# HELP p2p_events_subscribers Event stream subscribers now.\n";
+                 t += "# TYPE p2p_events_subscribers gauge\n";
+                 t += "p2p_events_subscribers " + std::to_string(stats.subscribers) + "\n";
+                 rp.deliver(msg::metrics_reply{std::move(t)});
+               });
+        return rp;
+      },
+  };
+}
+
+}  // namespace p2p

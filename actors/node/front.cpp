@@ -1,0 +1,277 @@
+#include "actors/node/front.hpp"
+
+#include <caf/all.hpp>
+#include <simdjson.h>
+
+#include <charconv>
+#include <unordered_map>
+
+#include "actors/common/api_error.hpp"
+#include "http/envelope.hpp"
+#include "http/openapi.hpp"
+#include "http/routes.hpp"
+#include "protocol/common/json.hpp"
+#include "protocol/messages/admin_codec.hpp"
+#include "protocol/messages/directory.hpp"
+#include "protocol/messages/events_codec.hpp"
+
+namespace p2p {
+
+struct front_state {
+  std::unordered_map<std::string, caf::actor> domains;
+  static inline const char* name = "front";
+};
+using front_self = caf::stateful_actor<front_state>*;
+
+// Work handed from an HTTP thread to the front actor: a closure over an already decoded message.
+struct front_job {
+  std::function<void(front_self)> run;
+};
+
+}  // namespace p2p
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p2p::front_job)
+
+namespace p2p {
+
+using done_fn = std::function<void(http::response)>;
+
+struct front_dispatcher::binding {
+  std::string_view route_id;
+  std::function<void(const http::route&, const http::request&, const simdjson::dom::element*,
+                     done_fn)>
+      run;
+};
+
+namespace {
+
+constexpr auto retry_details = R"({"retry_after_ms":1000})";
+
+caf::behavior front_actor(front_self self, caf::actor directory) {
+  self->send(directory, msg::directory_subscribe{});
+  return {
+      [=](msg::directory_update& u) { self->state.domains[u.entry.name] = u.entry.handle; },
+      [=](front_job& job) { job.run(self); },
+  };
+}
+
+// Binds a route to "ask `domain` with Req, answer with encode(Rep)". Decoding happens on the
+// HTTP thread so the front actor only forwards.
+template <class Req, class Rep, class Decode, class Encode>
+auto ask(caf::actor front, std::chrono::milliseconds timeout, std::string domain, Decode decode,
+         Encode encode) {
+  return [=](const http::route& r, const http::request& req, const simdjson::dom::element* body,
+             done_fn done) {
+    Req message = decode(req, body);
+    auto success = r.success_status;
+    caf::anon_send(front, front_job{[=, message = std::move(message),
+                                     done = std::move(done)](front_self self) {
+      auto it = self->state.domains.find(domain);
+      if (it == self->state.domains.end() || !it->second) {
+        done(http::error_response(api_errc::unavailable, domain + " actor is not running",
+                                  retry_details));
+        return;
+      }
+      self->request(it->second, timeout, message)
+          .then([=](Rep& reply) { done(encode(reply, success)); },
+                [=](caf::error& err) { done(response_from_error(err)); });
+    }});
+  };
+}
+
+template <class Req>
+auto no_body() {
+  return [](const http::request&, const simdjson::dom::element*) { return Req{}; };
+}
+
+auto json_encoder() {
+  return [](const auto& reply, unsigned status) {
+    return http::json_response(status, codec::encode(reply));
+  };
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::vector<std::string> split_types(std::string_view text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    auto comma = text.find(',', pos);
+    auto part = text.substr(pos, comma == std::string_view::npos ? text.npos : comma - pos);
+    if (!part.empty()) out.emplace_back(part);
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+// Feeds one event stream connection: subscribes to the events actor and pushes SSE frames.
+caf::behavior sse_subscriber(caf::event_based_actor* self, caf::actor front,
+                             caf::actor directory, std::shared_ptr<http::stream_sink> sink,
+                             msg::subscribe_events sub) {
+  auto end = [=] {
+    sink->close();
+    self->quit();
+  };
+  // The events actor restarted (the client resumes with Last-Event-ID), or the front stopped.
+  self->set_down_handler([=](caf::down_msg&) { end(); });
+  self->monitor(front);
+  self->request(directory, std::chrono::seconds(5), msg::directory_lookup{"events"})
+      .then(
+          [=](caf::actor& events) {
+            if (!events) return end();
+            self->monitor(events);
+            self->request(events, std::chrono::seconds(5), sub)
+                .then(
+                    [=](msg::subscribe_reply& reply) {
+                      if (reply.reset) sink->push(codec::sse_reset_frame(reply.last_seq));
+                    },
+                    [=](caf::error&) { end(); });
+          },
+          [=](caf::error&) { end(); });
+  return {
+      [=](msg::event_record& e) { sink->push(codec::sse_frame(e)); },
+  };
+}
+
+}  // namespace
+
+http::response response_from_error(const caf::error& err) {
+  if (err.category() == api_error_category) {
+    auto code = api_errc_from_int(err.code()).value_or(api_errc::internal);
+    std::string message = "request failed";
+    std::string details = "{}";
+    const auto& ctx = err.context();
+    if (ctx.match_elements<std::string, std::string>()) {
+      message = ctx.get_as<std::string>(0);
+      details = ctx.get_as<std::string>(1);
+    }
+    return http::error_response(code, message, details);
+  }
+  if (err == caf::sec::request_timeout)
+    return http::error_response(api_errc::timeout, "the domain actor did not answer in time",
+                                R"({"outcome":"unknown"})");
+  if (err == caf::sec::request_receiver_down)
+    return http::error_response(api_errc::unavailable, "the domain actor stopped", retry_details);
+  return http::error_response(api_errc::internal, caf::to_string(err));
+}
+
+namespace {
+// Route ids with a binding; checked against the route table so no route is left unanswered.
+constexpr std::string_view bound_ids[] = {"admin.health",  "admin.shutdown", "admin.log_level",
+                                          "admin.status",  "admin.metrics",  "http.openapi",
+                                          "events.stream"};
+}  // namespace
+
+std::vector<std::string> front_dispatcher::unbound_routes() {
+  std::vector<std::string> out;
+  for (const auto& r : http::route_table()) {
+    bool bound = false;
+    for (auto id : bound_ids) bound = bound || id == r.id;
+    if (!bound) out.emplace_back(r.id);
+  }
+  return out;
+}
+
+front_dispatcher::front_dispatcher(caf::actor_system& system, caf::actor directory,
+                                   const http::http_metrics& metrics, front_options options)
+    : system_(system),
+      directory_(directory),
+      front_(system.spawn(front_actor, directory)),
+      metrics_(metrics),
+      options_(std::move(options)),
+      openapi_(http::openapi_document(http::route_table(), options_.version)) {
+  const auto t = options_.local_timeout;
+  const auto* metrics_ptr = &metrics_;
+  auto add = [&](std::string_view id, auto fn) {
+    bindings_.push_back(std::make_unique<binding>(binding{id, std::move(fn)}));
+    return bindings_.back().get();
+  };
+  std::vector<const binding*> all = {
+      add("admin.health",
+          ask<msg::health_request, msg::health_reply>(
+              front_, t, "admin", no_body<msg::health_request>(),
+              [](const msg::health_reply& h, unsigned status) {
+                return http::json_response(h.draining ? 503 : status, codec::encode(h));
+              })),
+      add("admin.shutdown", ask<msg::shutdown_request, msg::shutdown_reply>(
+                                front_, t, "admin",
+                                [](const http::request&, const simdjson::dom::element* body) {
+                                  return codec::decode_shutdown_request(body);
+                                },
+                                json_encoder())),
+      add("admin.log_level", ask<msg::log_level_request, msg::log_level_reply>(
+                                 front_, t, "admin",
+                                 [](const http::request&, const simdjson::dom::element* body) {
+                                   return codec::decode_log_level_request(body);
+                                 },
+                                 json_encoder())),
+      add("admin.status", ask<msg::status_request, msg::status_reply>(
+                              front_, t, "admin", no_body<msg::status_request>(), json_encoder())),
+      add("admin.metrics",
+          ask<msg::metrics_request, msg::metrics_reply>(
+              front_, t, "admin", no_body<msg::metrics_request>(),
+              [metrics_ptr](const msg::metrics_reply& m, unsigned status) {
+                http::response res;
+                res.status = status;
+                res.content_type = "text/plain; version=0.0.4";
+                res.body = m.text;
+                metrics_ptr->render(res.body);
+                return res;
+              })),
+      add("http.openapi",
+          [this](const http::route&, const http::request&, const simdjson::dom::element*,
+                 done_fn done) { done(http::json_response(200, openapi_)); }),
+  };
+  auto table = http::route_table();
+  by_index_.assign(table.size(), nullptr);
+  for (std::size_t i = 0; i < table.size(); ++i)
+    for (const auto* b : all)
+      if (b->route_id == table[i].id) by_index_[i] = b;
+}
+
+front_dispatcher::~front_dispatcher() { caf::anon_send_exit(front_, caf::exit_reason::user_shutdown); }
+
+void front_dispatcher::call(std::size_t route_index, const http::route& r, const http::request& req,
+                            const simdjson::dom::element* body, done_fn done) {
+  const binding* b = route_index < by_index_.size() ? by_index_[route_index] : nullptr;
+  if (!b) {
+    done(http::error_response(api_errc::internal, "route " + std::string(r.id) + " has no binding"));
+    return;
+  }
+  b->run(r, req, body, std::move(done));
+}
+
+std::optional<http::response> front_dispatcher::check_stream(const http::route&,
+                                                             const http::request& req) {
+  if (auto types = http::query_param(req.query, "types"))
+    for (const auto& t : split_types(*types))
+      if (!codec::find_event_type(t)) return http::bad_field("types", "has unknown event type " + t);
+  std::string resume = req.last_event_id;
+  if (auto q = http::query_param(req.query, "last_event_id")) resume = *q;
+  if (!resume.empty() && !parse_u64(resume))
+    return http::bad_field("last_event_id", "must be a non-negative integer");
+  return std::nullopt;
+}
+
+std::function<void()> front_dispatcher::open_stream(std::size_t, const http::route&,
+                                                    const http::request& req,
+                                                    std::shared_ptr<http::stream_sink> sink) {
+  msg::subscribe_events sub;
+  if (auto types = http::query_param(req.query, "types")) sub.types = split_types(*types);
+  std::string resume = req.last_event_id;
+  if (auto q = http::query_param(req.query, "last_event_id")) resume = *q;
+  if (auto seq = parse_u64(resume)) {
+    sub.resume = true;
+    sub.after_seq = *seq;
+  }
+  auto subscriber = system_.spawn(sse_subscriber, front_, directory_, std::move(sink), std::move(sub));
+  return [subscriber] { caf::anon_send_exit(subscriber, caf::exit_reason::user_shutdown); };
+}
+
+}  // namespace p2p

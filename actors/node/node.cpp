@@ -1,0 +1,305 @@
+#include "actors/node/node.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "actors/admin/admin.hpp"
+#include "actors/directory/directory.hpp"
+#include "actors/events/events.hpp"
+#include "actors/node/front.hpp"
+#include "actors/node/supervisor.hpp"
+#include "http/server.hpp"
+#include "protocol/common/files.hpp"
+#include "protocol/common/identity.hpp"
+#include "protocol/common/json.hpp"
+#include "protocol/common/log.hpp"
+#include "protocol/messages/events.hpp"
+#include "protocol/registry.hpp"
+
+namespace p2p {
+namespace {
+
+// The one place the node's shutdown is decided: the first request sets the deadline.
+class shutdown_coordinator {
+ public:
+  double request(double drain_s) {
+    std::lock_guard lock(mutex_);
+    if (!requested_) {
+      requested_ = true;
+      drain_s_ = drain_s;
+      requested_at_ = mono_now();
+      draining_.store(true);
+      cv_.notify_all();
+    }
+    return drain_s_;
+  }
+  bool draining() const { return draining_.load(); }
+  // Blocks until a shutdown is requested; returns the deadline.
+  mono_clock::time_point wait() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return requested_; });
+    return requested_at_ + std::chrono::duration_cast<mono_clock::duration>(
+                               std::chrono::duration<double>(drain_s_));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool requested_ = false;
+  double drain_s_ = 0;
+  mono_clock::time_point requested_at_;
+  std::atomic<bool> draining_{false};
+};
+
+// One node per data dir: a second process on the same dir would corrupt its state.
+int lock_data_dir(const std::filesystem::path& dir) {
+  auto path = dir / "lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot open " + path.string());
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0)
+    throw std::runtime_error("another p2p-node is running with data dir " + dir.string());
+  auto pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
+    // The pid is informative only; the lock is what matters.
+  }
+  return fd;
+}
+
+void configure_caf(caf::actor_system_config& caf_cfg, const node_config& cfg) {
+  caf_cfg.load<caf::io::middleman>();
+  if (cfg.tls()) {
+    caf_cfg.load<caf::openssl::manager>();
+    caf_cfg.set("openssl.certificate", cfg.tls_cert.string());
+    caf_cfg.set("openssl.key", cfg.tls_key.string());
+    caf_cfg.set("openssl.cafile", cfg.tls_ca.string());
+  }
+  register_messages(caf_cfg);
+  // The work-stealing default polls while idle; "sharing" sleeps (DESIGN.md §4, measured).
+  caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+  // Off by default in CAF 0.17: without them a frozen peer is never noticed.
+  caf_cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
+  caf_cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(5)});
+  caf_cfg.set("middleman.app-identifiers",
+              std::vector<std::string>{"p2p-orchestrator/" + std::to_string(P2P_WIRE_VERSION)});
+  for (const auto& [key, value] : cfg.caf_options) {
+    auto parsed = caf::config_value::parse(value);
+    if (parsed)
+      caf_cfg.set(key, std::move(*parsed));
+    else
+      caf_cfg.set(key, value);
+  }
+}
+
+std::string endpoints_json(const node_config& cfg, const node_identity& id,
+                           const std::string& http, const std::string& cluster) {
+  json::writer w;
+  w.begin_object()
+      .field("node_id", cfg.node_id)
+      .field("node_uuid", id.node_uuid)
+      .field("boot_epoch", id.boot_epoch)
+      .field("pid", static_cast<std::int64_t>(::getpid()))
+      .field("http", http)
+      .key("cluster");
+  if (cluster.empty()) w.null();
+  else w.value(cluster);
+  w.field("version", P2P_VERSION).end_object();
+  return w.take() + "\n";
+}
+
+std::string display_host(const std::string& bind_host) {
+  // A wildcard bind is reachable locally through loopback.
+  if (bind_host == "0.0.0.0") return "127.0.0.1";
+  if (bind_host == "::") return "::1";
+  return bind_host;
+}
+
+}  // namespace
+
+int run_node(const node_config& cfg) {
+  log::set_level(cfg.log_level);
+  // Signals are taken by one thread with sigwait; every thread started later inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  node_identity identity;
+  std::string token;
+  int lock_fd = -1;
+  try {
+    files::ensure_dir(cfg.data_dir);
+    lock_fd = lock_data_dir(cfg.data_dir);
+    identity = load_identity(cfg.data_dir);
+    if (!cfg.auth_token.empty()) token = cfg.auth_token;
+    else if (!cfg.auth_token_file.empty()) token = read_token_file(cfg.auth_token_file);
+    else token = load_or_create_token(cfg.data_dir);
+  } catch (const std::exception& e) {
+    log::error("node", "cannot start", {{"error", json::quote(e.what())}});
+    return 1;
+  }
+  const auto started_wall = wall_now();
+  const auto started_mono = mono_now();
+
+  auto unbound = front_dispatcher::unbound_routes();
+  if (!unbound.empty()) {
+    log::error("node", "routes without a binding", {{"route", json::quote(unbound.front())}});
+    return 1;
+  }
+
+  shutdown_coordinator shutdown;
+  http::http_metrics metrics(http::route_table());
+  http::server_options http_opts;
+  http_opts.host = cfg.http_host;
+  http_opts.port = cfg.http_port;
+  http_opts.threads = cfg.http_threads;
+  http_opts.node_id = cfg.node_id;
+  http_opts.gate = {token, cfg.enable_protocol_routes, cfg.metrics_open};
+  http::server server(http_opts, metrics);
+
+  caf::actor_system_config caf_cfg;
+  configure_caf(caf_cfg, cfg);
+  std::optional<caf::actor_system> system;
+  std::optional<front_dispatcher> front;
+  caf::actor supervisor, directory;
+  std::string http_endpoint, cluster_endpoint;
+  try {
+    auto http_port = server.bind();
+    http_endpoint = host_port{display_host(cfg.http_host), http_port}.str();
+    system.emplace(caf_cfg);
+    directory = system->spawn(directory_actor);
+    system->registry().put(directory_registry_key, directory);
+    if (cfg.cluster_port) {
+      auto published =
+          cfg.tls() ? caf::openssl::publish(directory, *cfg.cluster_port, cfg.cluster_host.c_str(), true)
+                    : system->middleman().publish(directory, *cfg.cluster_port,
+                                                  cfg.cluster_host.c_str(), true);
+      if (!published)
+        throw std::runtime_error("cannot listen on the cluster port " + cfg.cluster_host + ":" +
+                                 std::to_string(*cfg.cluster_port) + ": " +
+                                 system->render(published.error()));
+      cluster_endpoint = cfg.advertise ? cfg.advertise->str()
+                                       : host_port{display_host(cfg.cluster_host), *published}.str();
+    }
+
+    node_facts facts;
+    facts.node_id = cfg.node_id;
+    facts.node_uuid = identity.node_uuid;
+    facts.boot_epoch = identity.boot_epoch;
+    facts.version = P2P_VERSION;
+    facts.wire_version = P2P_WIRE_VERSION;
+    facts.started_wall = started_wall;
+    facts.started_mono = started_mono;
+    facts.http_endpoint = http_endpoint;
+    facts.cluster_endpoint = cluster_endpoint;
+    for (const auto& s : cfg.seeds) facts.seeds.push_back(s.str());
+    facts.voters = cfg.voters;
+    facts.tls = cfg.tls();
+    facts.insecure_cluster = cfg.insecure_cluster;
+
+    events_config ev_cfg{cfg.data_dir / "events", 4096, cfg.node_id, identity.node_uuid};
+    admin_context admin_ctx{facts, directory,
+                            [&shutdown](double s) { return shutdown.request(s); },
+                            [&shutdown] { return shutdown.draining(); }};
+    std::vector<child_spec> children{
+        {"events", [ev_cfg](caf::actor_system& sys) { return sys.spawn(events_actor, ev_cfg); }},
+        {"admin", [admin_ctx](caf::actor_system& sys) { return sys.spawn(admin_actor, admin_ctx); }},
+    };
+    supervisor = system->spawn(supervisor_actor, directory, std::move(children));
+    front.emplace(*system, directory, metrics, front_options{std::chrono::seconds(5), P2P_VERSION});
+    server.serve(*front);
+    files::write_atomic(cfg.data_dir / "endpoints.json",
+                        endpoints_json(cfg, identity, http_endpoint, cluster_endpoint));
+
+    json::writer started;
+    started.begin_object()
+        .field("node_id", cfg.node_id)
+        .field("node_uuid", identity.node_uuid)
+        .field("boot_epoch", identity.boot_epoch)
+        .field("http", http_endpoint)
+        .field("version", P2P_VERSION)
+        .end_object();
+    caf::scoped_actor self{*system};
+    self->request(directory, std::chrono::seconds(5), msg::directory_lookup{"events"})
+        .receive(
+            [&](caf::actor& events) {
+              if (events) caf::anon_send(events, msg::publish_event{"NODE_STARTED", started.take()});
+            },
+            [&](caf::error&) {});
+  } catch (const std::exception& e) {
+    log::error("node", "cannot start", {{"error", json::quote(e.what())}});
+    server.stop();
+    return 1;
+  }
+  log::info("node", "ready",
+            {{"node_id", json::quote(cfg.node_id)}, {"node_uuid", json::quote(identity.node_uuid)},
+             {"http", json::quote(http_endpoint)},
+             {"cluster", cluster_endpoint.empty() ? "null" : json::quote(cluster_endpoint)},
+             {"data_dir", json::quote(cfg.data_dir.string())},
+             {"pid", std::to_string(::getpid())}});
+
+  std::thread([&shutdown, signals, drain = cfg.drain_timeout_s] {
+    int sig = 0;
+    if (sigwait(&signals, &sig) == 0) {
+      log::info("node", "signal received", {{"signal", std::to_string(sig)}});
+      shutdown.request(drain);
+    }
+  }).detach();
+
+  const auto deadline = shutdown.wait();
+  log::info("node", "draining");
+  // Whatever happens below, the process exits 0 by the deadline: a stuck actor cannot hold it.
+  std::thread([deadline] {
+    std::this_thread::sleep_until(deadline + std::chrono::milliseconds(250));
+    log::warn("node", "drain deadline passed; exiting now");
+    std::_Exit(0);
+  }).detach();
+
+  {
+    caf::scoped_actor self{*system};
+    json::writer stopping;
+    auto remaining = std::chrono::duration<double>(deadline - mono_now()).count();
+    stopping.begin_object()
+        .field("node_id", cfg.node_id)
+        .field("drain_timeout_s", std::max(0.0, remaining))
+        .end_object();
+    self->request(directory, std::chrono::seconds(1), msg::directory_lookup{"events"})
+        .receive(
+            [&](caf::actor& events) {
+              if (events)
+                self->request(events, std::chrono::seconds(1),
+                              msg::publish_event{"NODE_STOPPING", stopping.take()})
+                    .receive([](msg::event_record&) {}, [](caf::error&) {});
+            },
+            [](caf::error&) {});
+  }
+  server.begin_drain();
+  // Answer what was asked before the drain began (and any reply still being written).
+  while (server.in_flight() > 0 && mono_now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  caf::anon_send(supervisor, supervisor_stop{});
+  server.stop();
+  front.reset();  // stops the front actor, and with it every event-stream subscriber
+  system->registry().erase(directory_registry_key);
+  caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
+  system.reset();  // waits for every actor; the deadline thread covers a stuck one
+  log::info("node", "stopped");
+  ::close(lock_fd);
+  return 0;
+}
+
+}  // namespace p2p

@@ -1,0 +1,39 @@
+#include "protocol/registry.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+#include "actors/node/supervisor.hpp"
+#include "protocol/messages/admin.hpp"
+#include "protocol/messages/directory.hpp"
+#include "protocol/messages/events.hpp"
+
+namespace p2p {
+
+void register_messages(caf::actor_system_config& cfg) {
+  cfg.add_message_type<msg::health_request>("p2p.health_request")
+      .add_message_type<msg::health_reply>("p2p.health_reply")
+      .add_message_type<msg::shutdown_request>("p2p.shutdown_request")
+      .add_message_type<msg::shutdown_reply>("p2p.shutdown_reply")
+      .add_message_type<msg::log_level_request>("p2p.log_level_request")
+      .add_message_type<msg::log_level_reply>("p2p.log_level_reply")
+      .add_message_type<msg::status_request>("p2p.status_request")
+      .add_message_type<msg::actor_status>("p2p.actor_status")
+      .add_message_type<msg::status_reply>("p2p.status_reply")
+      .add_message_type<msg::metrics_request>("p2p.metrics_request")
+      .add_message_type<msg::metrics_reply>("p2p.metrics_reply")
+      .add_message_type<msg::event_record>("p2p.event_record")
+      .add_message_type<msg::publish_event>("p2p.publish_event")
+      .add_message_type<msg::subscribe_events>("p2p.subscribe_events")
+      .add_message_type<msg::subscribe_reply>("p2p.subscribe_reply")
+      .add_message_type<msg::events_stats_request>("p2p.events_stats_request")
+      .add_message_type<msg::events_stats>("p2p.events_stats")
+      .add_message_type<msg::directory_entry>("p2p.directory_entry")
+      .add_message_type<std::vector<msg::directory_entry>>("p2p.directory_entries")
+      .add_message_type<msg::directory_update>("p2p.directory_update")
+      .add_message_type<msg::directory_lookup>("p2p.directory_lookup")
+      .add_message_type<msg::directory_list>("p2p.directory_list")
+      .add_message_type<msg::directory_subscribe>("p2p.directory_subscribe")
+      .add_message_type<supervisor_stop>("p2p.supervisor_stop");
+}
+
+}  // namespace p2p
