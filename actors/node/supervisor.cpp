@@ -47,6 +47,8 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self, caf:
       log::error("supervisor", "actor died; restarting",
                  {{"actor", json::quote(c.spec.name)}, {"reason", json::quote(c.last_error)},
                   {"restarts", std::to_string(c.restarts)}});
+      // Until the restart, the directory says the actor is not running (callers get 503).
+      self->send(directory, msg::directory_update{{c.spec.name, {}, c.restarts, c.last_error}});
       auto now = std::chrono::steady_clock::now();
       c.recent_restarts.push_back(now);
       while (!c.recent_restarts.empty() && now - c.recent_restarts.front() > restart_window)

@@ -1,0 +1,159 @@
+#include "tests/support/node_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <simdjson.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace p2p::test {
+
+std::string node_binary() { return P2P_NODE_BINARY; }
+
+temp_dir::temp_dir(const std::string& prefix) {
+  std::random_device rd;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto candidate = std::filesystem::temp_directory_path() /
+                     (prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    if (std::filesystem::create_directory(candidate)) {
+      path_ = candidate;
+      return;
+    }
+  }
+  throw std::runtime_error("cannot create a temporary directory");
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+child_process::child_process(const std::string& binary, const std::vector<std::string>& args) {
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  std::vector<std::string> argv_store{binary};
+  argv_store.insert(argv_store.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_store) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  if (rc != 0) throw std::runtime_error("cannot start " + binary);
+  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  out_thread_ = std::thread([this, fd = out_pipe[0]] { pump(fd, out_); });
+  err_thread_ = std::thread([this, fd = err_pipe[0]] { pump(fd, err_); });
+}
+
+child_process::~child_process() {
+  if (!exit_code_) {
+    ::kill(pid_, SIGKILL);
+    wait_exit(std::chrono::seconds(10));
+  }
+  if (out_thread_.joinable()) out_thread_.join();
+  if (err_thread_.joinable()) err_thread_.join();
+  if (pidfd_ >= 0) ::close(pidfd_);
+}
+
+void child_process::pump(int fd, std::string& into) {
+  char buf[4096];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    std::lock_guard lock(mutex_);
+    into.append(buf, static_cast<std::size_t>(n));
+    cv_.notify_all();
+  }
+  ::close(fd);
+}
+
+void child_process::signal(int sig) const { ::kill(pid_, sig); }
+
+std::optional<int> child_process::wait_exit(std::chrono::milliseconds timeout) {
+  if (exit_code_) return exit_code_;
+  pollfd p{pidfd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+  int status = 0;
+  if (::waitpid(pid_, &status, 0) != pid_) return std::nullopt;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_code_;
+}
+
+std::optional<std::string> child_process::wait_for_stderr(const std::string& needle,
+                                                          std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  std::string line;
+  auto found = [&] {
+    auto at = err_.find(needle);
+    if (at == std::string::npos) return false;
+    auto begin = err_.rfind('\n', at);
+    begin = begin == std::string::npos ? 0 : begin + 1;
+    auto end = err_.find('\n', at);
+    if (end == std::string::npos) return false;  // wait for the whole line
+    line = err_.substr(begin, end - begin);
+    return true;
+  };
+  if (!cv_.wait_for(lock, timeout, found)) return std::nullopt;
+  return line;
+}
+
+std::string child_process::out() const {
+  std::lock_guard lock(mutex_);
+  return out_;
+}
+std::string child_process::err() const {
+  std::lock_guard lock(mutex_);
+  return err_;
+}
+
+node_process::node_process(std::vector<std::string> extra_args,
+                           std::optional<std::filesystem::path> data_dir) {
+  if (data_dir) {
+    data_dir_ = *data_dir;
+  } else {
+    owned_dir_ = std::make_unique<temp_dir>("p2p-node");
+    data_dir_ = owned_dir_->path();
+  }
+  std::vector<std::string> args{"--data-dir=" + data_dir_.string(), "--http-port=0",
+                                "--cluster-port=0"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<child_process>(node_binary(), args);
+  auto line = process_->wait_for_stderr("\"msg\":\"ready\"", std::chrono::seconds(30));
+  if (!line)
+    throw std::runtime_error("p2p-node did not become ready; its log:\n" + process_->err());
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  std::string_view http, uuid;
+  if (parser.parse(*line).get(doc) || doc["http"].get(http) || doc["node_uuid"].get(uuid))
+    throw std::runtime_error("unreadable ready line: " + *line);
+  info_.http = std::string(http);
+  info_.node_uuid = std::string(uuid);
+  std::string_view cluster;
+  if (!doc["cluster"].get(cluster)) info_.cluster = std::string(cluster);
+}
+
+std::string node_process::token() const {
+  std::ifstream in(data_dir_ / "auth-token");
+  std::string token;
+  in >> token;
+  return token;
+}
+
+}  // namespace p2p::test

@@ -1,0 +1,84 @@
+#pragma once
+// Starts and stops real p2p-node processes for tests: port 0, a fresh data dir, readiness from
+// the node's machine-readable "ready" log line, exits awaited through a pidfd (no polling sleeps).
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace p2p::test {
+
+// A fresh directory under the system temp dir, removed on destruction.
+class temp_dir {
+ public:
+  explicit temp_dir(const std::string& prefix = "p2p-test");
+  ~temp_dir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+class child_process {
+ public:
+  // Starts `binary args...`; stdout and stderr are captured.
+  child_process(const std::string& binary, const std::vector<std::string>& args);
+  ~child_process();  // SIGKILLs a child still running
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const;
+  // The exit code (128 + signal when killed), or nullopt at the deadline.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+  // Blocks until stderr has a line containing `needle`; returns that line.
+  std::optional<std::string> wait_for_stderr(const std::string& needle,
+                                             std::chrono::milliseconds timeout);
+  std::string out() const;
+  std::string err() const;
+
+ private:
+  void pump(int fd, std::string& into);
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  std::optional<int> exit_code_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::string out_, err_;
+  std::thread out_thread_, err_thread_;
+};
+
+struct node_info {
+  std::string http;     // host:port
+  std::string cluster;  // host:port, empty when off
+  std::string node_uuid;
+};
+
+// A p2p-node on ephemeral ports with its own data dir (unless one is given).
+class node_process {
+ public:
+  explicit node_process(std::vector<std::string> extra_args = {},
+                        std::optional<std::filesystem::path> data_dir = std::nullopt);
+  const node_info& info() const { return info_; }
+  const std::string& http() const { return info_.http; }
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  std::string token() const;  // the token in data_dir/auth-token
+  child_process& process() { return *process_; }
+
+ private:
+  std::unique_ptr<temp_dir> owned_dir_;
+  std::filesystem::path data_dir_;
+  std::unique_ptr<child_process> process_;
+  node_info info_;
+};
+
+std::string node_binary();
+
+}  // namespace p2p::test
