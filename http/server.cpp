@@ -287,7 +287,6 @@ struct server::impl {
     std::function<void()> cancel;
     if (!hec) cancel = disp().open_stream(index, r, req, sink);
     bool alive = !hec;
-    if (draining.load()) sink->closed_ = true;
     while (alive) {
       while (alive && !sink->queue_.empty()) {
         std::string data = std::move(sink->queue_.front());
@@ -361,9 +360,16 @@ void server::serve(dispatcher& d) {
     });
 }
 
-void server::begin_drain() {
+void server::begin_drain() { impl_->draining.store(true); }
+
+std::size_t server::open_streams() const {
   auto& i = *impl_;
-  i.draining.store(true);
+  std::lock_guard lock(i.streams_mutex);
+  return i.streams.size();
+}
+
+void server::close_streams() {
+  auto& i = *impl_;
   std::lock_guard lock(i.streams_mutex);
   for (auto& w : i.streams)
     if (auto s = w.lock()) s->close();

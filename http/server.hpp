@@ -56,8 +56,11 @@ class server {
   std::uint16_t bind();
   // Starts answering with `d`, which must outlive stop().
   void serve(dispatcher& d);
-  // Marks responses `Connection: close` and ends event streams; requests keep being answered.
+  // Marks responses `Connection: close`; requests keep being answered, streams keep flowing.
   void begin_drain();
+  // Ends every event stream after what was already queued for it.
+  void close_streams();
+  std::size_t open_streams() const;
   // Requests read and not yet fully answered (event streams excluded).
   std::size_t in_flight() const;
   // Stops accepting, closes every connection and joins the threads.

@@ -129,7 +129,10 @@ caf::behavior sse_subscriber(caf::event_based_actor* self, caf::actor front,
             self->request(events, std::chrono::seconds(5), sub)
                 .then(
                     [=](msg::subscribe_reply& reply) {
+                      // Replayed events (if any) were delivered before this reply; from here on
+                      // the stream is live, which the comment tells clients waiting for it.
                       if (reply.reset) sink->push(codec::sse_reset_frame(reply.last_seq));
+                      sink->push(": subscribed last_seq=" + std::to_string(reply.last_seq) + "\n\n");
                     },
                     [=](caf::error&) { end(); });
           },

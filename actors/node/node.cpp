@@ -291,7 +291,11 @@ int run_node(const node_config& cfg) {
   // Answer what was asked before the drain began (and any reply still being written).
   while (server.in_flight() > 0 && mono_now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Stopping the events actor ends each event stream after what it already delivered.
   caf::anon_send(supervisor, supervisor_stop{});
+  while (server.open_streams() > 0 && mono_now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  server.close_streams();
   server.stop();
   front.reset();  // stops the front actor, and with it every event-stream subscriber
   system->registry().erase(directory_registry_key);

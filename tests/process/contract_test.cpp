@@ -1,1 +1,159 @@
+// Walks the route table against a running node: every route answers, and bad input gets the
+// error envelope with the documented status and code.
+#include <boost/test/unit_test.hpp>
+#include <simdjson.h>
 
+#include "http/routes.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/node_process.hpp"
+
+using namespace p2p::test;
+using namespace std::chrono_literals;
+using p2p::http::route;
+
+namespace {
+
+header_list bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+std::string method_of(const route& r) { return std::string(p2p::http::verb_name(r.method)); }
+
+// Checks the envelope's shape and returns details.field (empty when absent).
+std::string check_envelope(const http_reply& reply, int status, const std::string& code,
+                           const std::string& what) {
+  BOOST_TEST(reply.status == status, what << ": " << reply.body);
+  BOOST_TEST(!reply.header("X-Node-ID").empty(), what);
+  BOOST_TEST(reply.header("Content-Type") == "application/json", what);
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  if (p.parse(reply.body).get(doc)) {
+    BOOST_ERROR(what << ": error body is not JSON: " << reply.body);
+    return "";
+  }
+  std::string_view error, got_code;
+  int64_t got_status = 0;
+  simdjson::dom::object details;
+  BOOST_TEST(!doc["error"].get(error), what);
+  BOOST_TEST(!error.empty(), what);
+  BOOST_TEST(!doc["code"].get(got_code), what);
+  BOOST_TEST(got_code == code, what);
+  BOOST_TEST(!doc["status"].get(got_status), what);
+  BOOST_TEST(got_status == status, what);
+  BOOST_TEST(!doc["details"].get(details), what);
+  std::string_view field;
+  if (!doc["details"]["field"].get(field)) return std::string(field);
+  return "";
+}
+
+struct contract_fixture {
+  node_process node;
+  std::string token = node.token();
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(contract)
+
+BOOST_FIXTURE_TEST_CASE(every_route_requires_its_token, contract_fixture) {
+  for (const auto& r : p2p::http::route_table()) {
+    if (r.auth == p2p::http::auth_kind::open) continue;
+    auto reply = http_call(node.http(), method_of(r), std::string(r.path), "", {});
+    check_envelope(reply, 401, "unauthorized", std::string(r.id) + " without token");
+    reply = http_call(node.http(), method_of(r), std::string(r.path), "", bearer(token + "x"));
+    check_envelope(reply, 401, "unauthorized", std::string(r.id) + " with a wrong token");
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(protocol_routes_are_forbidden_by_default, contract_fixture) {
+  for (const auto& r : p2p::http::route_table()) {
+    if (!r.protocol) continue;
+    auto reply = http_call(node.http(), method_of(r), std::string(r.path), "{}", bearer(token));
+    check_envelope(reply, 403, "forbidden", std::string(r.id));
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(wrong_methods_get_405_with_allow, contract_fixture) {
+  for (const auto& r : p2p::http::route_table()) {
+    std::string wrong = r.method == p2p::http::verb::get ? "DELETE" : "GET";
+    auto reply = http_call(node.http(), wrong, std::string(r.path), "", bearer(token));
+    check_envelope(reply, 405, "method_not_allowed", std::string(r.id));
+    BOOST_TEST(reply.header("Allow").find(method_of(r)) != std::string::npos, r.id);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(unknown_paths_get_404, contract_fixture) {
+  for (auto path : {"/nope", "/admin", "/admin/health/x", "/work/unknown"}) {
+    auto reply = http_call(node.http(), "GET", path, "", bearer(token));
+    check_envelope(reply, 404, "not_found", path);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(bad_bodies_and_queries_get_400_naming_the_field, contract_fixture) {
+  for (const auto& r : p2p::http::route_table()) {
+    if (r.protocol) continue;
+    const std::string id(r.id), path(r.path), m = method_of(r);
+    if (r.body == p2p::http::body_kind::none) {
+      if (r.reply != p2p::http::reply_kind::event_stream) {
+        auto reply = http_call(node.http(), m, path, R"({"x":1})", bearer(token));
+        BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " with a body") == "body");
+      }
+    } else {
+      auto reply = http_call(node.http(), m, path, R"({"level": )", bearer(token));
+      BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " malformed") == "body");
+      reply = http_call(node.http(), m, path, R"({"no_such_field": 1})", bearer(token));
+      BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " unknown field") ==
+                 "no_such_field");
+      reply = http_call(node.http(), m, path, "[1,2]", bearer(token));
+      BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " array body") == "body");
+      for (const auto& f : r.request_fields) {
+        // A value of the wrong type for each declared field.
+        std::string wrong = f.type == p2p::http::field_type::string ? "12" : "\"text\"";
+        reply = http_call(node.http(), m, path, "{\"" + std::string(f.name) + "\":" + wrong + "}",
+                          bearer(token));
+        BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " " + std::string(f.name)) ==
+                   std::string(f.name));
+      }
+    }
+    auto reply = http_call(node.http(), m, path + "?definitely_unknown=1", "", bearer(token));
+    BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " unknown query") ==
+               "definitely_unknown");
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(oversized_bodies_get_413, contract_fixture) {
+  std::string big(8 * 1024 * 1024 + 1, ' ');
+  auto reply = http_call(node.http(), "POST", "/admin/log-level", big, bearer(token), 60s);
+  check_envelope(reply, 413, "payload_too_large", "9 MiB body");
+  // The node keeps serving.
+  BOOST_TEST(http_call(node.http(), "GET", "/admin/health").status == 200);
+}
+
+BOOST_FIXTURE_TEST_CASE(malformed_http_gets_400_and_the_node_survives, contract_fixture) {
+  auto raw = raw_exchange(node.http(), "GARBAGE\r\n\r\n", 10s);
+  BOOST_TEST(raw.rfind("HTTP/1.1 400", 0) == 0u, raw);
+  BOOST_TEST(http_call(node.http(), "GET", "/admin/health").status == 200);
+}
+
+BOOST_FIXTURE_TEST_CASE(every_read_route_answers_with_a_token, contract_fixture) {
+  for (const auto& r : p2p::http::route_table()) {
+    if (r.method != p2p::http::verb::get || r.reply == p2p::http::reply_kind::event_stream)
+      continue;
+    auto reply = http_call(node.http(), "GET", std::string(r.path), "", bearer(token));
+    BOOST_TEST(reply.status == static_cast<int>(r.success_status), r.id << ": " << reply.body);
+    BOOST_TEST(!reply.header("X-Node-ID").empty(), r.id);
+    if (r.reply == p2p::http::reply_kind::json) {
+      simdjson::dom::parser p;
+      simdjson::dom::element doc;
+      BOOST_TEST(!p.parse(reply.body).get(doc), r.id);
+      for (const auto& f : r.response_fields) {
+        simdjson::dom::element v;
+        BOOST_TEST((!f.required || !doc[f.name].get(v)), r.id << " lacks " << f.name);
+      }
+    }
+  }
+  auto changed = http_call(node.http(), "POST", "/admin/log-level", R"({"level":"debug"})",
+                           bearer(token));
+  BOOST_TEST(changed.status == 200);
+  BOOST_TEST(changed.body == R"({"level":"debug","previous":"info"})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
