@@ -60,7 +60,12 @@ child_process::child_process(const std::string& binary, const std::vector<std::s
   if (rc != 0) throw std::runtime_error("cannot start " + binary);
   pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
   out_thread_ = std::thread([this, fd = out_pipe[0]] { pump(fd, out_); });
-  err_thread_ = std::thread([this, fd = err_pipe[0]] { pump(fd, err_); });
+  err_thread_ = std::thread([this, fd = err_pipe[0]] {
+    pump(fd, err_);
+    std::lock_guard lock(mutex_);
+    err_closed_ = true;
+    cv_.notify_all();
+  });
 }
 
 child_process::~child_process() {
@@ -111,7 +116,8 @@ std::optional<std::string> child_process::wait_for_stderr(const std::string& nee
     line = err_.substr(begin, end - begin);
     return true;
   };
-  if (!cv_.wait_for(lock, timeout, found)) return std::nullopt;
+  if (!cv_.wait_for(lock, timeout, [&] { return found() || err_closed_; })) return std::nullopt;
+  if (line.empty()) return std::nullopt;
   return line;
 }
 

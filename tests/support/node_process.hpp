@@ -38,7 +38,8 @@ class child_process {
   void signal(int sig) const;
   // The exit code (128 + signal when killed), or nullopt at the deadline.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
-  // Blocks until stderr has a line containing `needle`; returns that line.
+  // Blocks until stderr has a line containing `needle`; returns that line. Gives up early when
+  // the child closes its stderr (it exited).
   std::optional<std::string> wait_for_stderr(const std::string& needle,
                                              std::chrono::milliseconds timeout);
   std::string out() const;
@@ -52,6 +53,7 @@ class child_process {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::string out_, err_;
+  bool err_closed_ = false;
   std::thread out_thread_, err_thread_;
 };
 
