@@ -136,10 +136,19 @@ struct server::impl {
     auto initiation = [this, index, &r, &req, body, ex](auto handler) {
       using handler_t = decltype(handler);
       auto held = std::make_shared<handler_t>(std::move(handler));
+      auto timer = std::make_shared<asio::steady_timer>(ex, opts.request_timeout);
       auto slot = std::make_shared<reply_slot>();
-      slot->resume = [held, ex](response res) {
-        asio::post(ex, [held, res = std::move(res)]() mutable { (*held)(std::move(res)); });
+      slot->resume = [held, timer, ex](response res) {
+        asio::post(ex, [held, timer, res = std::move(res)]() mutable {
+          timer->cancel();
+          (*held)(std::move(res));
+        });
       };
+      timer->async_wait([slot](const boost::system::error_code& ec) {
+        if (!ec)
+          slot->complete(error_response(api_errc::timeout, "no answer within the request timeout",
+                                        R"({"outcome":"unknown"})"));
+      });
       disp().call(index, r, req, body, [slot](response res) { slot->complete(std::move(res)); });
     };
     return asio::async_initiate<Token, void(response)>(initiation, token);

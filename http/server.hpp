@@ -40,6 +40,9 @@ struct server_options {
   std::chrono::milliseconds header_timeout{10'000};  // time to send a request once started
   std::chrono::milliseconds idle_timeout{60'000};    // keep-alive connection with no request
   std::chrono::milliseconds stream_keepalive{15'000};
+  // A request the dispatcher has not answered by then gets 504 (outcome unknown). Kept here, on
+  // the connection's own thread, so the fast path needs no timer in the actor system.
+  std::chrono::milliseconds request_timeout{10'000};
   std::size_t stream_queue_limit = 4096;  // chunks; a consumer that falls further behind is cut
   std::string node_id;
   gate_config gate;

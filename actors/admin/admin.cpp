@@ -67,7 +67,8 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, admin_context 
                                 R"({"field":"level"})");
         auto previous = log::current_level();
         log::set_level(*level);
-        log::info("admin", "log level changed", {{"level", json::quote(req.level)}});
+        if (*level != previous)
+          log::info("admin", "log level changed", {{"level", json::quote(req.level)}});
         return msg::log_level_reply{std::string(log::level_name(*level)),
                                     std::string(log::level_name(previous))};
       },

@@ -17,7 +17,6 @@
 namespace p2p {
 
 struct front_options {
-  std::chrono::milliseconds local_timeout{5'000};  // every ask carries a finite timeout
   std::string version;
 };
 
