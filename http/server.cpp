@@ -144,8 +144,9 @@ struct server::impl {
           (*held)(std::move(res));
         });
       };
-      timer->async_wait([slot](const boost::system::error_code& ec) {
-        if (!ec)
+      // Only the dispatcher's callback owns the slot, so dropping it answers 503 at once.
+      timer->async_wait([weak = std::weak_ptr<reply_slot>(slot)](const boost::system::error_code& ec) {
+        if (auto slot = weak.lock(); slot && !ec)
           slot->complete(error_response(api_errc::timeout, "no answer within the request timeout",
                                         R"({"outcome":"unknown"})"));
       });
