@@ -57,7 +57,7 @@ const field_spec status_reply[] = {
      "node_id, node_uuid, boot_epoch, version, wire_version, started_at, uptime_s, draining"},
     {"endpoints", ft::object, true, "http and cluster endpoints (host:port; cluster null if off)"},
     {"cluster", ft::object, true, "seeds, voters, tls, insecure_cluster"},
-    {"actors", ft::array, true, "each supervised actor: name, restarts, last_error"},
+    {"actors", ft::array, true, "each actor in the directory: name, restarts, last_error"},
     {"events", ft::object, true, "last_seq, retained, subscribers"},
     {"log_level", ft::string, true, "current log level"},
 };

@@ -6,6 +6,7 @@
 #include "protocol/messages/admin.hpp"
 #include "protocol/messages/directory.hpp"
 #include "protocol/messages/events.hpp"
+#include "protocol/messages/introspection.hpp"
 
 namespace p2p {
 
@@ -33,6 +34,9 @@ void register_messages(caf::actor_system_config& cfg) {
       .add_message_type<msg::directory_lookup>("p2p.directory_lookup")
       .add_message_type<msg::directory_list>("p2p.directory_list")
       .add_message_type<msg::directory_subscribe>("p2p.directory_subscribe")
+      .add_message_type<msg::introspect_request>("p2p.introspect_request")
+      .add_message_type<msg::introspect_reply>("p2p.introspect_reply")
+      .add_message_type<msg::console_command>("p2p.console_command")
       .add_message_type<supervisor_stop>("p2p.supervisor_stop");
 }
 

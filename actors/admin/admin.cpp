@@ -3,6 +3,8 @@
 #include <caf/all.hpp>
 
 #include "actors/common/api_error.hpp"
+#include "actors/common/instrumented.hpp"
+#include "protocol/messages/admin_codec.hpp"
 #include "protocol/common/json.hpp"
 #include "protocol/common/log.hpp"
 #include "protocol/messages/directory.hpp"
@@ -54,7 +56,39 @@ void gather(caf::stateful_actor<admin_state>* self, const admin_context& ctx, Ne
 }  // namespace
 
 caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, admin_context ctx) {
-  return {
+  auto summary = [ctx] {
+    json::writer w;
+    w.begin_object()
+        .field("node_id", ctx.facts.node_id)
+        .field("draining", ctx.draining())
+        .field("log_level", log::level_name(log::current_level()))
+        .field("started_at", format_rfc3339(ctx.facts.started_wall))
+        .end_object();
+    return w.take();
+  };
+  auto encode = [](const auto& reply) { return codec::encode(reply); };
+  auto none = [](const std::vector<std::string>& args) -> std::optional<msg::health_request> {
+    if (!args.empty()) return std::nullopt;
+    return msg::health_request{};
+  };
+  std::vector<safe_command> commands{
+      safe<msg::health_request, msg::health_reply>("health", "", none, encode),
+      safe<msg::status_request, msg::status_reply>(
+          "status", "",
+          [](const std::vector<std::string>& args) -> std::optional<msg::status_request> {
+            if (!args.empty()) return std::nullopt;
+            return msg::status_request{};
+          },
+          encode),
+      safe<msg::log_level_request, msg::log_level_reply>(
+          "log-level", "LEVEL",
+          [](const std::vector<std::string>& args) -> std::optional<msg::log_level_request> {
+            if (args.size() != 1) return std::nullopt;
+            return msg::log_level_request{args[0]};
+          },
+          encode),
+  };
+  return instrumented(self, "admin", summary, std::move(commands),
       [=](msg::health_request&) { return health_of(ctx); },
       [=](msg::shutdown_request& req) -> msg::shutdown_reply {
         // A repeated request does not move the deadline already promised.
@@ -134,8 +168,7 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, admin_context 
                  rp.deliver(msg::metrics_reply{std::move(t)});
                });
         return rp;
-      },
-  };
+      });
 }
 
 }  // namespace p2p

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include "actors/common/instrumented.hpp"
+#include "protocol/common/json.hpp"
+
 namespace p2p {
 
 caf::behavior directory_actor(caf::stateful_actor<directory_state>* self) {
@@ -13,7 +16,21 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self) {
                               [&](const caf::actor& a) { return a.address() == dm.source; }),
                subs.end());
   });
-  return {
+  auto summary = [self] {
+    json::writer w;
+    w.begin_object().key("entries").begin_array();
+    for (const auto& [name, entry] : self->state.entries) {
+      w.begin_object()
+          .field("name", name)
+          .field("running", static_cast<bool>(entry.handle))
+          .field("restarts", entry.restarts)
+          .end_object();
+    }
+    w.end_array().field("subscribers", self->state.subscribers.size()).end_object();
+    return w.take();
+  };
+  return instrumented(
+      self, "directory", summary, {},
       [=](msg::directory_update& update) {
         self->state.entries[update.entry.name] = update.entry;
         for (const auto& s : self->state.subscribers) self->send(s, update);
@@ -34,8 +51,7 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self) {
         for (const auto& [name, entry] : self->state.entries)
           self->send(sub, msg::directory_update{entry});
         self->state.subscribers.push_back(sub);
-      },
-  };
+      });
 }
 
 }  // namespace p2p

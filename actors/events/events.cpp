@@ -5,6 +5,8 @@
 #include <algorithm>
 
 #include "actors/common/api_error.hpp"
+#include "actors/common/instrumented.hpp"
+#include "protocol/common/json.hpp"
 #include "protocol/common/time.hpp"
 #include "protocol/messages/events_codec.hpp"
 
@@ -23,7 +25,30 @@ caf::behavior events_actor(caf::stateful_actor<events_state>* self, events_confi
                               [&](const auto& s) { return s.handle.address() == dm.source; }),
                subs.end());
   });
-  return {
+  auto stats_of = [self] {
+    const auto& st = self->state;
+    return msg::events_stats{st.log->last_seq(), st.log->retained().size(), st.subscribers.size(),
+                             st.published};
+  };
+  auto encode_stats = [](const msg::events_stats& s) {
+    json::writer w;
+    w.begin_object()
+        .field("last_seq", s.last_seq)
+        .field("retained", s.retained)
+        .field("subscribers", s.subscribers)
+        .field("published", s.published)
+        .end_object();
+    return w.take();
+  };
+  std::vector<safe_command> commands{safe<msg::events_stats_request, msg::events_stats>(
+      "stats", "",
+      [](const std::vector<std::string>& args) -> std::optional<msg::events_stats_request> {
+        if (!args.empty()) return std::nullopt;
+        return msg::events_stats_request{};
+      },
+      encode_stats)};
+  return instrumented(
+      self, "events", [=] { return encode_stats(stats_of()); }, std::move(commands),
       [=](msg::publish_event& ev) -> caf::result<msg::event_record> {
         if (auto why = codec::check_event(ev.type, ev.payload_json))
           return make_api_error(api_errc::bad_request, *why);
@@ -62,11 +87,7 @@ caf::behavior events_actor(caf::stateful_actor<events_state>* self, events_confi
         st.subscribers.push_back({who, std::move(sub.types)});
         return reply;
       },
-      [=](msg::events_stats_request&) -> msg::events_stats {
-        const auto& st = self->state;
-        return {st.log->last_seq(), st.log->retained().size(), st.subscribers.size(), st.published};
-      },
-  };
+      [=](msg::events_stats_request&) -> msg::events_stats { return stats_of(); });
 }
 
 }  // namespace p2p

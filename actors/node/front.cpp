@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "actors/common/api_error.hpp"
+#include "actors/common/instrumented.hpp"
 #include "http/envelope.hpp"
 #include "http/openapi.hpp"
 #include "http/routes.hpp"
@@ -49,10 +50,19 @@ constexpr auto retry_details = R"({"retry_after_ms":1000})";
 
 caf::behavior front_actor(front_self self, caf::actor directory) {
   self->send(directory, msg::directory_subscribe{});
-  return {
-      [=](msg::directory_update& u) { self->state.domains[u.entry.name] = u.entry.handle; },
-      [=](front_job& job) { job.run(self); },
+  self->send(directory, msg::directory_update{{"front", caf::actor_cast<caf::actor>(self), 0, {}}});
+  auto summary = [self] {
+    json::writer w;
+    w.begin_object().key("domains").begin_array();
+    for (const auto& [name, handle] : self->state.domains)
+      if (handle) w.value(name);
+    w.end_array().end_object();
+    return w.take();
   };
+  return instrumented(
+      self, "front", summary, {},
+      [=](msg::directory_update& u) { self->state.domains[u.entry.name] = u.entry.handle; },
+      [=](front_job& job) { job.run(self); });
 }
 
 // Binds a route to "ask `domain` with Req, answer with encode(Rep)". Decoding happens on the

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "actors/admin/admin.hpp"
+#include "actors/common/api_error.hpp"
 #include "actors/directory/directory.hpp"
 #include "actors/events/events.hpp"
 #include "actors/node/front.hpp"
@@ -131,6 +132,30 @@ std::string display_host(const std::string& bind_host) {
   return bind_host;
 }
 
+// Publishes one of the node's own events and waits until it is recorded; a failure is logged,
+// never silent.
+void publish_node_event(caf::actor_system& system, const caf::actor& supervisor,
+                        const std::string& type, std::string payload,
+                        std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{system};
+  std::string failure;
+  self->request(supervisor, timeout, msg::directory_lookup{"events"})
+      .receive(
+          [&](caf::actor& events) {
+            if (!events) {
+              failure = "the events actor is not running";
+              return;
+            }
+            self->request(events, timeout, msg::publish_event{type, std::move(payload)})
+                .receive([](msg::event_record&) {},
+                         [&](caf::error& err) { failure = describe_error(err); });
+          },
+          [&](caf::error& err) { failure = describe_error(err); });
+  if (!failure.empty())
+    log::error("node", "cannot publish a node event",
+               {{"type", json::quote(type)}, {"error", json::quote(failure)}});
+}
+
 }  // namespace
 
 int run_node(const node_config& cfg) {
@@ -238,13 +263,8 @@ int run_node(const node_config& cfg) {
         .field("http", http_endpoint)
         .field("version", P2P_VERSION)
         .end_object();
-    caf::scoped_actor self{*system};
-    self->request(directory, std::chrono::seconds(5), msg::directory_lookup{"events"})
-        .receive(
-            [&](caf::actor& events) {
-              if (events) caf::anon_send(events, msg::publish_event{"NODE_STARTED", started.take()});
-            },
-            [&](caf::error&) {});
+    publish_node_event(*system, supervisor, "NODE_STARTED", started.take(),
+                       std::chrono::seconds(10));
   } catch (const std::exception& e) {
     log::error("node", "cannot start", {{"error", json::quote(e.what())}});
     server.stop();
@@ -275,22 +295,16 @@ int run_node(const node_config& cfg) {
   }).detach();
 
   {
-    caf::scoped_actor self{*system};
     json::writer stopping;
     auto remaining = std::chrono::duration<double>(deadline - mono_now()).count();
     stopping.begin_object()
         .field("node_id", cfg.node_id)
         .field("drain_timeout_s", std::max(0.0, remaining))
         .end_object();
-    self->request(directory, std::chrono::seconds(1), msg::directory_lookup{"events"})
-        .receive(
-            [&](caf::actor& events) {
-              if (events)
-                self->request(events, std::chrono::seconds(1),
-                              msg::publish_event{"NODE_STOPPING", stopping.take()})
-                    .receive([](msg::event_record&) {}, [](caf::error&) {});
-            },
-            [](caf::error&) {});
+    // Announce the drain within its deadline, however busy the machine is.
+    auto budget = std::max<mono_clock::duration>(deadline - mono_now(), std::chrono::milliseconds(100));
+    publish_node_event(*system, supervisor, "NODE_STOPPING", stopping.take(),
+                       std::chrono::duration_cast<std::chrono::milliseconds>(budget));
   }
   server.begin_drain();
   // Answer what was asked before the drain began (and any reply still being written).

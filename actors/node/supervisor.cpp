@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/common/instrumented.hpp"
 #include "protocol/common/json.hpp"
 #include "protocol/common/log.hpp"
 #include "protocol/messages/directory.hpp"
@@ -60,7 +61,23 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self, caf:
       return;
     }
   });
-  return {
+  // The supervisor is in the directory too, so the console sees it.
+  self->send(directory, msg::directory_update{{"supervisor", caf::actor_cast<caf::actor>(self), 0, {}}});
+  auto summary = [self] {
+    json::writer w;
+    w.begin_object().field("stopping", self->state.stopping).key("children").begin_array();
+    for (const auto& c : self->state.children)
+      w.begin_object()
+          .field("name", c.spec.name)
+          .field("running", static_cast<bool>(c.handle))
+          .field("restarts", c.restarts)
+          .field("last_error", c.last_error)
+          .end_object();
+    w.end_array().end_object();
+    return w.take();
+  };
+  return instrumented(
+      self, "supervisor", summary, {},
       [=](restart_child& r) {
         auto& st = self->state;
         if (st.stopping) return;
@@ -78,13 +95,15 @@ caf::behavior supervisor_actor(caf::stateful_actor<supervisor_state>* self, caf:
           }
         }
       },
+      // Which child has this name (invalid while it is restarting). Answering proves the children
+      // were spawned and announced to the directory before anything asked after this reply.
+      [=](msg::directory_lookup& lookup) -> caf::actor { return find_child(self->state, lookup.name); },
       [=](supervisor_stop&) {
         self->state.stopping = true;
         for (auto& c : self->state.children)
           if (c.handle) self->send_exit(c.handle, caf::exit_reason::user_shutdown);
         self->quit();
-      },
-  };
+      });
 }
 
 }  // namespace p2p

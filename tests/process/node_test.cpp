@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(starts_on_os_chosen_ports_and_describes_itself) {
   simdjson::dom::array listed;
   BOOST_REQUIRE(!s["actors"].get(listed));
   for (auto a : listed) actors.push_back(str(a["name"]));
-  BOOST_TEST((actors == std::vector<std::string>{"admin", "events"}));
+  BOOST_TEST((actors == std::vector<std::string>{"admin", "events", "front", "supervisor"}));
 }
 
 BOOST_AUTO_TEST_CASE(shutdown_over_http_drains_and_exits_0) {
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(restart_keeps_identity_and_resumes_the_event_stream) {
   // Events 1 and 2 are the first run's start and stop; resuming after 1 replays the rest.
   sse_stream resumed(second.http(), "/events", {{"Authorization", "Bearer " + second.token()},
                                                 {"Last-Event-ID", "1"}});
-  BOOST_TEST(resumed.read_until("id: 3\nevent: NODE_STARTED", 10s));
+  BOOST_TEST(resumed.read_until("id: 3\nevent: NODE_STARTED", 10s), resumed.text());
   BOOST_TEST(resumed.text().find("id: 2\nevent: NODE_STOPPING") != std::string::npos);
   BOOST_TEST(resumed.text().find("id: 1\n") == std::string::npos);
   // An id this node never issued cannot be resumed: the consumer is told to resync.
