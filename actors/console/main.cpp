@@ -1,0 +1,3 @@
+#include "actors/console/console.hpp"
+
+int main(int argc, char** argv) { return p2p::console::main(argc, argv); }

@@ -1,0 +1,151 @@
+// p2p-console against a real node: one-shot commands, output, exit codes, TLS.
+#include <boost/test/unit_test.hpp>
+#include <simdjson.h>
+
+#include <csignal>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/node_process.hpp"
+
+using namespace p2p::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct console_result {
+  int exit_code;
+  std::string out, err;
+};
+
+console_result run_console(const std::vector<std::string>& args) {
+  child_process p(P2P_CONSOLE_BINARY, args);
+  auto code = p.wait_exit(60s);
+  BOOST_REQUIRE_MESSAGE(code.has_value(), "p2p-console did not exit");
+  return {*code, p.out(), p.err()};
+}
+
+std::vector<std::string> with(const node_process& node, std::vector<std::string> args) {
+  args.insert(args.begin(), "--data-dir=" + node.data_dir().string());
+  return args;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(console)
+
+BOOST_AUTO_TEST_CASE(one_shot_commands_answer_from_the_actors) {
+  node_process node;
+  auto actors = run_console(with(node, {"-c", "actors"}));
+  BOOST_TEST(actors.exit_code == 0, actors.err);
+  for (auto name : {"directory", "admin", "events", "front", "supervisor"})
+    BOOST_TEST(actors.out.find(std::string("\n") + name + " ") != std::string::npos, name);
+  BOOST_TEST(actors.out.find("MAILBOX") != std::string::npos);
+
+  auto listed = run_console(with(node, {"--json", "-c", "actors"}));
+  BOOST_TEST(listed.exit_code == 0);
+  simdjson::dom::parser p;
+  simdjson::dom::array rows;
+  BOOST_REQUIRE(!p.parse(listed.out).get(rows));
+  std::size_t running = 0;
+  for (auto row : rows) {
+    bool is_running = false;
+    BOOST_TEST(!row["running"].get(is_running));
+    simdjson::dom::object state;
+    if (is_running) {
+      ++running;
+      BOOST_TEST(!row["state"].get(state));  // each state summary is a JSON object
+    }
+  }
+  BOOST_TEST(running == 5u);
+
+  auto admin = run_console(with(node, {"--json", "-c", "inspect admin"}));
+  BOOST_TEST(admin.exit_code == 0);
+  simdjson::dom::parser p2;
+  simdjson::dom::element doc;
+  BOOST_REQUIRE(!p2.parse(admin.out).get(doc));
+  BOOST_TEST(std::string_view(doc["name"].get_string().value()) == "admin");
+  BOOST_TEST(!doc["state"]["draining"].get_bool().value());
+  BOOST_TEST(admin.out.find("\"log-level LEVEL\"") != std::string::npos);
+
+  auto health = run_console(with(node, {"--json", "-c", "health"}));
+  BOOST_TEST(health.exit_code == 0);
+  BOOST_TEST(health.out.find("\"node_uuid\":\"" + node.info().node_uuid + "\"") != std::string::npos);
+
+  auto changed = run_console(with(node, {"-c", "send admin log-level warn"}));
+  BOOST_TEST(changed.exit_code == 0, changed.err);
+  BOOST_TEST(changed.out.find("\"level\": \"warn\"") != std::string::npos, changed.out);
+  auto status = http_call(node.http(), "GET", "/status", "", {{"Authorization", "Bearer " + node.token()}});
+  BOOST_TEST(status.body.find("\"log_level\":\"warn\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(failures_have_distinct_exit_codes) {
+  node_process node;
+  auto unknown = run_console(with(node, {"-c", "inspect nobody"}));
+  BOOST_TEST(unknown.exit_code == 1);
+  BOOST_TEST(unknown.err.find("no running actor named 'nobody'") != std::string::npos, unknown.err);
+  auto bad_command = run_console(with(node, {"-c", "send admin reboot"}));
+  BOOST_TEST(bad_command.exit_code == 1);
+  BOOST_TEST(bad_command.err.find("no command 'reboot'") != std::string::npos, bad_command.err);
+  auto bad_args = run_console(with(node, {"-c", "send admin log-level"}));
+  BOOST_TEST(bad_args.exit_code == 1);
+  auto usage = run_console(with(node, {"-c", "dance"}));
+  BOOST_TEST(usage.exit_code == 2);
+  BOOST_TEST(run_console({"--connect=nonsense"}).exit_code == 2);
+  BOOST_TEST(run_console({"--no-such-flag"}).exit_code == 2);
+
+  // A port nobody listens on: take one the OS gave a node that has since stopped.
+  std::string dead;
+  {
+    node_process gone;
+    dead = gone.info().cluster;
+    gone.process().signal(SIGTERM);
+    BOOST_REQUIRE(gone.process().wait_exit(15s).value_or(-1) == 0);
+  }
+  auto unreachable = run_console({"--connect=" + dead, "-c", "actors"});
+  BOOST_TEST(unreachable.exit_code == 3);
+  auto colon = dead.rfind(':');
+  BOOST_TEST(unreachable.err.find(dead.substr(0, colon) + " port " + dead.substr(colon + 1)) !=
+                 std::string::npos,
+             unreachable.err);
+  temp_dir empty;
+  auto no_node = run_console({"--data-dir=" + empty.path().string(), "-c", "actors"});
+  BOOST_TEST(no_node.exit_code == 3);
+}
+
+BOOST_AUTO_TEST_CASE(events_tail_follows_until_the_node_stops) {
+  node_process node;
+  child_process tail(P2P_CONSOLE_BINARY, with(node, {"--json", "-c", "events tail NODE_STOPPING"}));
+  BOOST_REQUIRE(tail.wait_for_stderr("subscribed at event", 30s).has_value());
+  auto reply = http_call(node.http(), "POST", "/admin/shutdown", "",
+                         {{"Authorization", "Bearer " + node.token()}});
+  BOOST_TEST(reply.status == 202);
+  BOOST_TEST(tail.wait_exit(30s).value_or(-1) == 0);
+  BOOST_TEST(tail.out().find("\"type\":\"NODE_STOPPING\"") != std::string::npos, tail.out());
+  BOOST_TEST(tail.err().find("event stream ended") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(events_tail_stops_on_ctrl_c) {
+  node_process node;
+  child_process tail(P2P_CONSOLE_BINARY, with(node, {"-c", "events tail"}));
+  BOOST_REQUIRE(tail.wait_for_stderr("subscribed at event", 30s).has_value());
+  tail.signal(SIGINT);
+  BOOST_TEST(tail.wait_exit(30s).value_or(-1) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(tls_cluster_needs_an_operator_certificate) {
+  temp_dir certs;
+  child_process make(std::string(P2P_SOURCE_DIR) + "/scripts/gen-certs.sh",
+                     {"--out", certs.path().string(), "node1", "operator"});
+  BOOST_REQUIRE(make.wait_exit(60s).value_or(-1) == 0);
+  auto c = [&](const std::string& f) { return (certs.path() / f).string(); };
+  node_process node({"--tls-cert=" + c("node1.pem"), "--tls-key=" + c("node1-key.pem"),
+                     "--tls-ca=" + c("ca.pem")});
+  auto ok = run_console({"--connect=" + node.info().cluster, "--tls-cert=" + c("operator.pem"),
+                     "--tls-key=" + c("operator-key.pem"), "--tls-ca=" + c("ca.pem"), "-c", "health"});
+  BOOST_TEST(ok.exit_code == 0, ok.err);
+  BOOST_TEST(ok.out.find("\"status\": \"ok\"") != std::string::npos);
+  auto plain = run_console({"--connect=" + node.info().cluster, "--timeout-ms=3000", "-c", "health"});
+  BOOST_TEST(plain.exit_code != 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
