@@ -79,7 +79,12 @@ int lock_data_dir(const std::filesystem::path& dir) {
   return fd;
 }
 
-void configure_caf(caf::actor_system_config& caf_cfg, const node_config& cfg) {
+// Exposes CAF's option declarations, to parse --caf.* values with the right types.
+struct node_caf_config : caf::actor_system_config {
+  const caf::config_option_set& declared_options() const { return custom_options_; }
+};
+
+void configure_caf(node_caf_config& caf_cfg, const node_config& cfg) {
   caf_cfg.load<caf::io::middleman>();
   if (cfg.tls()) {
     caf_cfg.load<caf::openssl::manager>();
@@ -100,12 +105,18 @@ void configure_caf(caf::actor_system_config& caf_cfg, const node_config& cfg) {
   caf_cfg.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(5)});
   caf_cfg.set("middleman.app-identifiers",
               std::vector<std::string>{"p2p-orchestrator/" + std::to_string(P2P_WIRE_VERSION)});
+  // Each value is parsed with the type CAF declares for its key (atoms, durations, numbers).
   for (const auto& [key, value] : cfg.caf_options) {
-    auto parsed = caf::config_value::parse(value);
-    if (parsed)
+    if (const auto* option = caf_cfg.declared_options().qualified_name_lookup(key)) {
+      auto parsed = option->parse(value);
+      if (!parsed)
+        throw std::runtime_error("bad value for --caf." + key + ": " + caf_cfg.render(parsed.error()));
       caf_cfg.set(key, std::move(*parsed));
-    else
+    } else if (auto parsed = caf::config_value::parse(value)) {
+      caf_cfg.set(key, std::move(*parsed));
+    } else {
       caf_cfg.set(key, value);
+    }
   }
 }
 
@@ -201,8 +212,13 @@ int run_node(const node_config& cfg) {
   http_opts.gate = {token, cfg.enable_protocol_routes, cfg.metrics_open};
   http::server server(http_opts, metrics);
 
-  caf::actor_system_config caf_cfg;
-  configure_caf(caf_cfg, cfg);
+  node_caf_config caf_cfg;
+  try {
+    configure_caf(caf_cfg, cfg);
+  } catch (const std::exception& e) {
+    log::error("node", "cannot start", {{"error", json::quote(e.what())}});
+    return 2;
+  }
   std::optional<caf::actor_system> system;
   std::optional<front_dispatcher> front;
   caf::actor supervisor, directory;

@@ -7,10 +7,10 @@
 #include <fstream>
 
 #include "protocol/common/files.hpp"
-#include "tests/support/http_client.hpp"
-#include "tests/support/node_process.hpp"
+#include "bench/harness/http_client.hpp"
+#include "bench/harness/node_process.hpp"
 
-using namespace p2p::test;
+using namespace p2p::harness;
 using namespace std::chrono_literals;
 
 namespace {

@@ -9,7 +9,7 @@
 
 #include "http/envelope.hpp"
 #include "http/server.hpp"
-#include "tests/support/http_client.hpp"
+#include "bench/harness/http_client.hpp"
 
 using namespace p2p;
 using namespace p2p::http;
@@ -58,31 +58,31 @@ struct server_fixture {
   ~server_fixture() { srv->stop(); }
 };
 
-const test::header_list auth{{"Authorization", "Bearer tok"}};
+const harness::header_list auth{{"Authorization", "Bearer tok"}};
 
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(server)
 
 BOOST_FIXTURE_TEST_CASE(answers_through_the_dispatcher_with_node_id, server_fixture) {
-  auto r = test::http_call(address, "GET", "/admin/health");
+  auto r = harness::http_call(address, "GET", "/admin/health");
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.body == R"({"status":"ok"})");
   BOOST_TEST(r.header("X-Node-ID") == "test-node");
 }
 
 BOOST_FIXTURE_TEST_CASE(unanswered_requests_time_out_with_504, server_fixture) {
-  auto r = test::http_call(address, "POST", "/admin/log-level", R"({"level":"info"})", auth);
+  auto r = harness::http_call(address, "POST", "/admin/log-level", R"({"level":"info"})", auth);
   BOOST_TEST(r.status == 504);
   BOOST_TEST(r.body.find("\"outcome\":\"unknown\"") != std::string::npos);
   BOOST_TEST(srv->in_flight() == 0u);
   // A late answer after the timeout is harmless.
   for (auto& done : disp.parked) done(json_response(200, "{}"));
-  BOOST_TEST(test::http_call(address, "GET", "/admin/health").status == 200);
+  BOOST_TEST(harness::http_call(address, "GET", "/admin/health").status == 200);
 }
 
 BOOST_FIXTURE_TEST_CASE(dropped_callbacks_answer_503_instead_of_hanging, server_fixture) {
-  auto r = test::http_call(address, "GET", "/status", "", auth);
+  auto r = harness::http_call(address, "GET", "/status", "", auth);
   BOOST_TEST(r.status == 503);
   BOOST_TEST(r.body.find("retry_after_ms") != std::string::npos);
 }
@@ -90,7 +90,7 @@ BOOST_FIXTURE_TEST_CASE(dropped_callbacks_answer_503_instead_of_hanging, server_
 BOOST_FIXTURE_TEST_CASE(keep_alive_serves_many_requests_on_one_connection, server_fixture) {
   std::string two = "GET /admin/health HTTP/1.1\r\nHost: x\r\n\r\n"
                     "GET /admin/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  auto raw = test::raw_exchange(address, two, 5s);
+  auto raw = harness::raw_exchange(address, two, 5s);
   std::size_t answers = 0;
   for (auto at = raw.find("HTTP/1.1 200"); at != std::string::npos; at = raw.find("HTTP/1.1 200", at + 1))
     ++answers;
@@ -99,21 +99,21 @@ BOOST_FIXTURE_TEST_CASE(keep_alive_serves_many_requests_on_one_connection, serve
 
 BOOST_FIXTURE_TEST_CASE(slow_and_idle_clients_are_cut_off, server_fixture) {
   // Half a request, then silence: the server closes the connection after its header timeout.
-  auto raw = test::raw_exchange(address, "GET /admin/health HTTP/1.1\r\nHo", 5s);
+  auto raw = harness::raw_exchange(address, "GET /admin/health HTTP/1.1\r\nHo", 5s);
   BOOST_TEST(raw.find("200") == std::string::npos);
   // The exchange returned because the server closed, well before our own 5 s deadline.
   auto before = std::chrono::steady_clock::now();
-  test::raw_exchange(address, "", 5s);  // idle connection
+  harness::raw_exchange(address, "", 5s);  // idle connection
   BOOST_TEST((std::chrono::steady_clock::now() - before) < 4s);
 }
 
 BOOST_FIXTURE_TEST_CASE(drain_closes_connections_and_streams, server_fixture) {
-  test::sse_stream stream(address, "/events", auth);
+  harness::sse_stream stream(address, "/events", auth);
   BOOST_TEST(stream.status() == 200);
   BOOST_TEST(stream.read_until("data: one", 5s));
   BOOST_TEST(srv->open_streams() == 1u);
   srv->begin_drain();
-  auto r = test::http_call(address, "GET", "/admin/health");
+  auto r = harness::http_call(address, "GET", "/admin/health");
   BOOST_TEST(r.header("Connection") == "close");
   srv->close_streams();
   BOOST_TEST(stream.read_to_end(5s));

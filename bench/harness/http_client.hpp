@@ -1,5 +1,5 @@
 #pragma once
-// A small blocking HTTP/1.1 client on POSIX sockets for tests: one request per connection,
+// A small blocking HTTP/1.1 client on POSIX sockets for tests and benchmarks: one request per connection,
 // chunked bodies decoded, every wait bounded by a deadline.
 #include <chrono>
 #include <map>
@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-namespace p2p::test {
+namespace p2p::harness {
 
 struct http_reply {
   int status = 0;
@@ -53,4 +53,4 @@ class sse_stream {
   std::string text_;  // decoded
 };
 
-}  // namespace p2p::test
+}  // namespace p2p::harness

@@ -1,4 +1,4 @@
-#include "tests/support/node_process.hpp"
+#include "bench/harness/node_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,7 +17,7 @@
 
 extern char** environ;
 
-namespace p2p::test {
+namespace p2p::harness {
 
 std::string node_binary() { return P2P_NODE_BINARY; }
 
@@ -166,4 +166,4 @@ std::string node_process::token() const {
   return token;
 }
 
-}  // namespace p2p::test
+}  // namespace p2p::harness

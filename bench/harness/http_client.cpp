@@ -1,4 +1,4 @@
-#include "tests/support/http_client.hpp"
+#include "bench/harness/http_client.hpp"
 
 #include <netdb.h>
 #include <poll.h>
@@ -9,7 +9,7 @@
 #include <cctype>
 #include <stdexcept>
 
-namespace p2p::test {
+namespace p2p::harness {
 namespace {
 
 using clock = std::chrono::steady_clock;
@@ -198,4 +198,4 @@ bool sse_stream::read_to_end(std::chrono::milliseconds timeout) {
   return true;
 }
 
-}  // namespace p2p::test
+}  // namespace p2p::harness

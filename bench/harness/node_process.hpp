@@ -1,5 +1,5 @@
 #pragma once
-// Starts and stops real p2p-node processes for tests: port 0, a fresh data dir, readiness from
+// Starts and stops real p2p-node processes for tests and benchmarks: port 0, a fresh data dir, readiness from
 // the node's machine-readable "ready" log line, exits awaited through a pidfd (no polling sleeps).
 #include <sys/types.h>
 
@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-namespace p2p::test {
+namespace p2p::harness {
 
 // A fresh directory under the system temp dir, removed on destruction.
 class temp_dir {
@@ -83,4 +83,4 @@ class node_process {
 
 std::string node_binary();
 
-}  // namespace p2p::test
+}  // namespace p2p::harness
