@@ -34,6 +34,8 @@ void register_messages(caf::actor_system_config& cfg) {
       .add_message_type<msg::directory_lookup>("p2p.directory_lookup")
       .add_message_type<msg::directory_list>("p2p.directory_list")
       .add_message_type<msg::directory_subscribe>("p2p.directory_subscribe")
+      .add_message_type<msg::ping>("p2p.ping")
+      .add_message_type<msg::pong>("p2p.pong")
       .add_message_type<msg::introspect_request>("p2p.introspect_request")
       .add_message_type<msg::introspect_reply>("p2p.introspect_reply")
       .add_message_type<msg::console_command>("p2p.console_command")

@@ -44,6 +44,7 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self) {
         for (const auto& [name, entry] : self->state.entries) out.push_back(entry);
         return out;
       },
+      [=](msg::ping& p) { return msg::pong{p.seq}; },
       [=](msg::directory_subscribe&) {
         auto sub = caf::actor_cast<caf::actor>(self->current_sender());
         if (!sub) return;

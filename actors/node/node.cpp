@@ -286,7 +286,8 @@ int run_node(const node_config& cfg) {
     server.stop();
     return 1;
   }
-  log::info("node", "ready",
+  // Written whatever the log level: tests, bench and scripts wait for this line.
+  log::write(log::level::info, "node", "ready",
             {{"node_id", json::quote(cfg.node_id)}, {"node_uuid", json::quote(identity.node_uuid)},
              {"http", json::quote(http_endpoint)},
              {"cluster", cluster_endpoint.empty() ? "null" : json::quote(cluster_endpoint)},

@@ -59,7 +59,12 @@ child_process::child_process(const std::string& binary, const std::vector<std::s
   ::close(err_pipe[1]);
   if (rc != 0) throw std::runtime_error("cannot start " + binary);
   pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-  out_thread_ = std::thread([this, fd = out_pipe[0]] { pump(fd, out_); });
+  out_thread_ = std::thread([this, fd = out_pipe[0]] {
+    pump(fd, out_);
+    std::lock_guard lock(mutex_);
+    out_closed_ = true;
+    cv_.notify_all();
+  });
   err_thread_ = std::thread([this, fd = err_pipe[0]] {
     pump(fd, err_);
     std::lock_guard lock(mutex_);
@@ -107,19 +112,30 @@ std::optional<int> child_process::wait_exit(std::chrono::milliseconds timeout) {
 
 std::optional<std::string> child_process::wait_for_stderr(const std::string& needle,
                                                           std::chrono::milliseconds timeout) {
+  return wait_for_line(err_, err_closed_, needle, timeout);
+}
+
+std::optional<std::string> child_process::wait_for_stdout(const std::string& needle,
+                                                          std::chrono::milliseconds timeout) {
+  return wait_for_line(out_, out_closed_, needle, timeout);
+}
+
+std::optional<std::string> child_process::wait_for_line(const std::string& stream, bool& closed,
+                                                        const std::string& needle,
+                                                        std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   std::string line;
   auto found = [&] {
-    auto at = err_.find(needle);
+    auto at = stream.find(needle);
     if (at == std::string::npos) return false;
-    auto begin = err_.rfind('\n', at);
+    auto begin = stream.rfind('\n', at);
     begin = begin == std::string::npos ? 0 : begin + 1;
-    auto end = err_.find('\n', at);
+    auto end = stream.find('\n', at);
     if (end == std::string::npos) return false;  // wait for the whole line
-    line = err_.substr(begin, end - begin);
+    line = stream.substr(begin, end - begin);
     return true;
   };
-  if (!cv_.wait_for(lock, timeout, [&] { return found() || err_closed_; })) return std::nullopt;
+  if (!cv_.wait_for(lock, timeout, [&] { return found() || closed; })) return std::nullopt;
   if (line.empty()) return std::nullopt;
   return line;
 }

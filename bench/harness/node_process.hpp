@@ -42,6 +42,9 @@ class child_process {
   // the child closes its stderr (it exited).
   std::optional<std::string> wait_for_stderr(const std::string& needle,
                                              std::chrono::milliseconds timeout);
+  // The same for stdout.
+  std::optional<std::string> wait_for_stdout(const std::string& needle,
+                                             std::chrono::milliseconds timeout);
   std::string out() const;
   std::string err() const;
 
@@ -54,6 +57,10 @@ class child_process {
   std::condition_variable cv_;
   std::string out_, err_;
   bool err_closed_ = false;
+  bool out_closed_ = false;
+  std::optional<std::string> wait_for_line(const std::string& stream, bool& closed,
+                                           const std::string& needle,
+                                           std::chrono::milliseconds timeout);
   std::thread out_thread_, err_thread_;
 };
 

@@ -26,6 +26,16 @@ struct directory_list {};  // -> std::vector<directory_entry>
 // The sender receives every later directory_update (and the current entries now).
 struct directory_subscribe {};
 
+// Liveness and round-trip measurement of the cluster port (console, p2p-bench).
+struct ping {
+  std::uint64_t seq = 0;
+};
+struct pong {
+  std::uint64_t seq = 0;
+};
+
+template <class F> auto inspect(F& f, ping& x) { return f(x.seq); }
+template <class F> auto inspect(F& f, pong& x) { return f(x.seq); }
 template <class F> auto inspect(F& f, directory_entry& x) {
   return f(x.name, x.handle, x.restarts, x.last_error);
 }
