@@ -199,7 +199,10 @@ struct bench_config : caf::actor_system_config {
   bench_config() {
     load<caf::io::middleman>();
     register_messages(*this);
+    // The node's scheduler settings, so both sides of every comparison run alike.
     set("scheduler.policy", caf::atom("sharing"));
+    set("scheduler.max-threads",
+        static_cast<std::size_t>(std::max(2u, std::thread::hardware_concurrency()) - 1));
     set("middleman.app-identifiers",
         std::vector<std::string>{"p2p-orchestrator/" + std::to_string(P2P_WIRE_VERSION)});
   }
