@@ -408,8 +408,8 @@ double cpu_seconds(pid_t pid) {
 
 std::vector<result> bench_idle(const settings& s) {
   auto measure = [&](std::vector<std::string> extra) {
-    std::vector<std::unique_ptr<harness::node_process>> nodes;
-    for (int i = 0; i < s.nodes; ++i) nodes.push_back(std::make_unique<harness::node_process>(extra));
+    harness::local_cluster cluster(s.nodes, extra);
+    auto& nodes = cluster.nodes();
     std::this_thread::sleep_for(1s);  // let start-up work finish
     std::vector<double> before;
     for (auto& n : nodes) before.push_back(cpu_seconds(n->process().pid()));

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "protocol/common/json.hpp"
+#include "protocol/common/prometheus.hpp"
 
 namespace p2p::http {
 
@@ -25,8 +26,8 @@ void http_metrics::render(std::string& out) const {
   auto label = [&](std::size_t i) {
     return i < table_.size() ? std::string(table_[i].id) : std::string("unmatched");
   };
-  out += "# HELP p2p_http_requests_total HTTP requests answered, by route and status.\n";
-  out += "# TYPE p2p_http_requests_total counter\n";
+  prometheus::family(out, "p2p_http_requests_total", "counter",
+                     "HTTP requests answered, by route and status.");
   for (std::size_t i = 0; i <= table_.size(); ++i) {
     for (std::size_t s = 0; s < tracked_statuses.size(); ++s) {
       auto n = rows_[i].by_status[s].load(std::memory_order_relaxed);
@@ -36,8 +37,8 @@ void http_metrics::render(std::string& out) const {
              std::to_string(n) + "\n";
     }
   }
-  out += "# HELP p2p_http_request_duration_seconds Time from request parsed to response ready.\n";
-  out += "# TYPE p2p_http_request_duration_seconds histogram\n";
+  prometheus::family(out, "p2p_http_request_duration_seconds", "histogram",
+                     "Time from request parsed to response ready.");
   for (std::size_t i = 0; i <= table_.size(); ++i) {
     const auto& row = rows_[i];
     std::uint64_t cumulative = 0;
@@ -56,10 +57,9 @@ void http_metrics::render(std::string& out) const {
     out += "p2p_http_request_duration_seconds_count{route=\"" + label(i) + "\"} " +
            std::to_string(cumulative) + "\n";
   }
-  out += "# HELP p2p_http_open_connections HTTP connections open now.\n";
-  out += "# TYPE p2p_http_open_connections gauge\n";
-  out += "p2p_http_open_connections " +
-         std::to_string(open_connections_.load(std::memory_order_relaxed)) + "\n";
+  prometheus::family(out, "p2p_http_open_connections", "gauge", "HTTP connections open now.");
+  prometheus::sample(out, "p2p_http_open_connections", "",
+                     std::to_string(open_connections_.load(std::memory_order_relaxed)));
 }
 
 }  // namespace p2p::http

@@ -118,16 +118,6 @@ match_result match_route(std::span<const route> routes, verb method, std::string
   }
   return result;
 }
-
-const route* find_route(std::string_view id) {
-  for (const auto& r : table)
-    if (r.id == id) return &r;
-  return nullptr;
-}
-
-}  // namespace p2p::http
-
-namespace p2p::http {
 namespace {
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -52,7 +52,4 @@ struct match_result {
 
 match_result match_route(std::span<const route> table, verb method, std::string_view path);
 
-// The route with this operation id, if any.
-const route* find_route(std::string_view id);
-
 }  // namespace p2p::http

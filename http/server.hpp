@@ -20,8 +20,9 @@ namespace p2p::http {
 class dispatcher {
  public:
   virtual ~dispatcher() = default;
-  // Answers one request; `done` must be called exactly once, from any thread. `body` is the
-  // validated JSON body (null when the request had none); it is valid only during this call.
+  // Answers one request; `done` may be called once, from any thread, and must be called or
+  // dropped before the server is destroyed (dropping it answers 503). `body` is the validated
+  // JSON body (null when the request had none); it is valid only during this call.
   virtual void call(std::size_t route_index, const route& r, const request& req,
                     const simdjson::dom::element* body, std::function<void(response)> done) = 0;
   // Checks a stream request before any header is written (an error ends it with that reply).

@@ -7,6 +7,7 @@
 #include "protocol/messages/admin_codec.hpp"
 #include "protocol/common/json.hpp"
 #include "protocol/common/log.hpp"
+#include "protocol/common/prometheus.hpp"
 #include "protocol/messages/directory.hpp"
 #include "protocol/messages/events.hpp"
 
@@ -136,35 +137,29 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, admin_context 
                [=](const std::vector<msg::directory_entry>& entries,
                    const msg::events_stats& stats) mutable {
                  auto h = health_of(ctx);
+                 namespace prom = prometheus;
                  std::string t;
-                 t += "# HELP p2p_node_info Constant 1, labelled with this node's identity.\n";
-                 t += "# TYPE p2p_node_info gauge\n";
-                 t += "p2p_node_info{node_id=" + json::quote(h.node_id) +
-                      ",node_uuid=" + json::quote(h.node_uuid) + ",version=" +
-                      json::quote(h.version) + "} 1\n";
-                 t += "# HELP p2p_uptime_seconds Seconds since this node started.\n";
-                 t += "# TYPE p2p_uptime_seconds gauge\n";
-                 t += "p2p_uptime_seconds " + json::number(h.uptime_s) + "\n";
-                 t += "# HELP p2p_boot_epoch Starts of this data dir.\n";
-                 t += "# TYPE p2p_boot_epoch gauge\n";
-                 t += "p2p_boot_epoch " + std::to_string(h.boot_epoch) + "\n";
-                 t += "# HELP p2p_draining 1 while the node drains for shutdown.\n";
-                 t += "# TYPE p2p_draining gauge\n";
-                 t += std::string("p2p_draining ") + (h.draining ? "1" : "0") + "\n";
-                 t += "# HELP p2p_actor_restarts_total Restarts of each supervised actor.\n";
-                 t += "# TYPE p2p_actor_restarts_total counter\n";
+                 prom::family(t, "p2p_node_info", "gauge", "Constant 1, labelled with this node's identity.");
+                 prom::sample(t, "p2p_node_info",
+                              "{node_id=" + json::quote(h.node_id) + ",node_uuid=" +
+                                  json::quote(h.node_uuid) + ",version=" + json::quote(h.version) + "}",
+                              "1");
+                 prom::family(t, "p2p_uptime_seconds", "gauge", "Seconds since this node started.");
+                 prom::sample(t, "p2p_uptime_seconds", "", json::number(h.uptime_s));
+                 prom::family(t, "p2p_boot_epoch", "gauge", "Starts of this data dir.");
+                 prom::sample(t, "p2p_boot_epoch", "", std::to_string(h.boot_epoch));
+                 prom::family(t, "p2p_draining", "gauge", "1 while the node drains for shutdown.");
+                 prom::sample(t, "p2p_draining", "", h.draining ? "1" : "0");
+                 prom::family(t, "p2p_actor_restarts_total", "counter", "Restarts of each actor.");
                  for (const auto& e : entries)
-                   t += "p2p_actor_restarts_total{actor=" + json::quote(e.name) + "} " +
-                        std::to_string(e.restarts) + "\n";
-                 t += "# HELP p2p_events_published_total Events published since start.\n";
-                 t += "# TYPE p2p_events_published_total counter\n";
-                 t += "p2p_events_published_total " + std::to_string(stats.published) + "\n";
-                 t += "# HELP p2p_events_last_seq Sequence number of the newest event.\n";
-                 t += "# TYPE p2p_events_last_seq gauge\n";
-                 t += "p2p_events_last_seq " + std::to_string(stats.last_seq) + "\n";
-                 t += "# HELP p2p_events_subscribers Event stream subscribers now.\n";
-                 t += "# TYPE p2p_events_subscribers gauge\n";
-                 t += "p2p_events_subscribers " + std::to_string(stats.subscribers) + "\n";
+                   prom::sample(t, "p2p_actor_restarts_total", "{actor=" + json::quote(e.name) + "}",
+                                std::to_string(e.restarts));
+                 prom::family(t, "p2p_events_published_total", "counter", "Events published since start.");
+                 prom::sample(t, "p2p_events_published_total", "", std::to_string(stats.published));
+                 prom::family(t, "p2p_events_last_seq", "gauge", "Sequence number of the newest event.");
+                 prom::sample(t, "p2p_events_last_seq", "", std::to_string(stats.last_seq));
+                 prom::family(t, "p2p_events_subscribers", "gauge", "Event stream subscribers now.");
+                 prom::sample(t, "p2p_events_subscribers", "", std::to_string(stats.subscribers));
                  rp.deliver(msg::metrics_reply{std::move(t)});
                });
         return rp;

@@ -175,6 +175,15 @@ node_process::node_process(std::vector<std::string> extra_args,
   if (!doc["cluster"].get(cluster)) info_.cluster = std::string(cluster);
 }
 
+local_cluster::local_cluster(int count, const std::vector<std::string>& args_for_each) {
+  for (int i = 0; i < count; ++i) nodes_.push_back(std::make_unique<node_process>(args_for_each));
+}
+
+local_cluster::~local_cluster() {
+  for (auto& n : nodes_) n->process().signal(SIGTERM);
+  for (auto& n : nodes_) n->process().wait_exit(std::chrono::seconds(15));
+}
+
 std::string node_process::token() const {
   std::ifstream in(data_dir_ / "auth-token");
   std::string token;

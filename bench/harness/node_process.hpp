@@ -88,6 +88,20 @@ class node_process {
   node_info info_;
 };
 
+// Several nodes on 127.0.0.1, each with its own data dir; all stopped (SIGTERM, then SIGKILL
+// at the deadline) when the cluster goes out of scope.
+class local_cluster {
+ public:
+  local_cluster(int count, const std::vector<std::string>& args_for_each);
+  ~local_cluster();
+  std::vector<std::unique_ptr<node_process>>& nodes() { return nodes_; }
+  node_process& operator[](std::size_t i) { return *nodes_.at(i); }
+  std::size_t size() const { return nodes_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<node_process>> nodes_;
+};
+
 std::string node_binary();
 
 }  // namespace p2p::harness

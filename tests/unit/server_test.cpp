@@ -55,7 +55,10 @@ struct server_fixture {
     address = "127.0.0.1:" + std::to_string(srv->bind());
     srv->serve(disp);
   }
-  ~server_fixture() { srv->stop(); }
+  ~server_fixture() {
+    srv->stop();
+    disp.parked.clear();  // callbacks may not outlive the server (see server.hpp)
+  }
 };
 
 const harness::header_list auth{{"Authorization", "Bearer tok"}};
