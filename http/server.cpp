@@ -297,6 +297,16 @@ struct server::impl {
     std::function<void()> cancel;
     if (!hec) cancel = disp().open_stream(index, r, req, sink);
     bool alive = !hec;
+    // An event-stream client sends nothing after its request: the socket turning readable means
+    // it closed (or misbehaves), so the stream ends now rather than at the next keep-alive.
+    if (alive)
+      stream.socket().async_wait(tcp::socket::wait_read,
+                                 [weak = std::weak_ptr<strand_sink>(sink)](const boost::system::error_code& ec) {
+                                   auto s = weak.lock();
+                                   if (!s || ec == asio::error::operation_aborted) return;
+                                   s->closed_ = true;
+                                   s->wake_.cancel();
+                                 });
     while (alive) {
       while (alive && !sink->queue_.empty()) {
         std::string data = std::move(sink->queue_.front());

@@ -17,4 +17,4 @@ cmake --build build-asan -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/sanitizers/ubsan.supp
 (cd build-asan && ctest --output-on-failure -L unit -j "$jobs" && \
-  ctest --output-on-failure -R 'process\.(contract|node)')
+  ctest --output-on-failure -L process)

@@ -517,7 +517,15 @@ int main(int argc, char** argv) {
   cfg.set("middleman.app-identifiers",
           std::vector<std::string>{"p2p-orchestrator/" + std::to_string(P2P_WIRE_VERSION)});
   cfg.set("logger.console", caf::atom("none"));
+  // CAF's threads never take SIGINT/SIGTERM: only the main thread does, where Ctrl-C either
+  // ends an events tail (sigtimedwait) or, anywhere else, the console.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   caf::actor_system sys{cfg};
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
   auto remote = tls_given == 3
                     ? caf::openssl::remote_actor(sys, opts.endpoint.host, opts.endpoint.port)
                     : sys.middleman().remote_actor(opts.endpoint.host, opts.endpoint.port);

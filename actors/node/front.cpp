@@ -176,20 +176,12 @@ http::response response_from_error(const caf::error& err) {
   return http::error_response(api_errc::internal, caf::to_string(err));
 }
 
-namespace {
-// Route ids with a binding; checked against the route table so no route is left unanswered.
-constexpr std::string_view bound_ids[] = {"admin.health",  "admin.shutdown", "admin.log_level",
-                                          "admin.status",  "admin.metrics",  "http.openapi",
-                                          "events.stream"};
-}  // namespace
-
-std::vector<std::string> front_dispatcher::unbound_routes() {
+std::vector<std::string> front_dispatcher::unbound_routes() const {
   std::vector<std::string> out;
-  for (const auto& r : http::route_table()) {
-    bool bound = false;
-    for (auto id : bound_ids) bound = bound || id == r.id;
-    if (!bound) out.emplace_back(r.id);
-  }
+  auto table = http::route_table();
+  for (std::size_t i = 0; i < table.size(); ++i)
+    if (!by_index_[i] && table[i].reply != http::reply_kind::event_stream)
+      out.emplace_back(table[i].id);
   return out;
 }
 

@@ -34,8 +34,8 @@ class front_dispatcher final : public http::dispatcher {
   std::optional<http::response> check_stream(const http::route& r,
                                              const http::request& req) override;
 
-  // Which routes have a binding; the node refuses to start if any route lacks one.
-  static std::vector<std::string> unbound_routes();
+  // Routes of the table nothing answers; the node refuses to start if there are any.
+  std::vector<std::string> unbound_routes() const;
 
   struct binding;
 

@@ -196,12 +196,6 @@ int run_node(const node_config& cfg) {
   const auto started_wall = wall_now();
   const auto started_mono = mono_now();
 
-  auto unbound = front_dispatcher::unbound_routes();
-  if (!unbound.empty()) {
-    log::error("node", "routes without a binding", {{"route", json::quote(unbound.front())}});
-    return 1;
-  }
-
   shutdown_coordinator shutdown;
   http::http_metrics metrics(http::route_table());
   http::server_options http_opts;
@@ -267,6 +261,8 @@ int run_node(const node_config& cfg) {
     };
     supervisor = system->spawn(supervisor_actor, directory, std::move(children));
     front.emplace(*system, directory, metrics, front_options{P2P_VERSION});
+    if (auto unbound = front->unbound_routes(); !unbound.empty())
+      throw std::runtime_error("route " + unbound.front() + " has no binding");
     server.serve(*front);
     files::write_atomic(cfg.data_dir / "endpoints.json",
                         endpoints_json(cfg, identity, http_endpoint, cluster_endpoint));
@@ -283,7 +279,12 @@ int run_node(const node_config& cfg) {
                        std::chrono::seconds(10));
   } catch (const std::exception& e) {
     log::error("node", "cannot start", {{"error", json::quote(e.what())}});
+    // Stop what was started, or the actor system would wait for it forever.
     server.stop();
+    front.reset();
+    if (supervisor) caf::anon_send(supervisor, supervisor_stop{});
+    if (directory) caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
+    system.reset();
     return 1;
   }
   // Written whatever the log level: tests, bench and scripts wait for this line.

@@ -21,6 +21,15 @@ namespace p2p::harness {
 
 std::string node_binary() { return P2P_NODE_BINARY; }
 
+bool eventually(std::chrono::milliseconds timeout, const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 temp_dir::temp_dir(const std::string& prefix) {
   std::random_device rd;
   for (int attempt = 0; attempt < 100; ++attempt) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -103,5 +104,9 @@ class local_cluster {
 };
 
 std::string node_binary();
+
+// Polls `condition` every 20 ms until it holds (true) or the deadline passes (false): for state
+// that converges asynchronously, never a fixed sleep.
+bool eventually(std::chrono::milliseconds timeout, const std::function<bool()>& condition);
 
 }  // namespace p2p::harness

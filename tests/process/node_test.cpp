@@ -94,6 +94,22 @@ BOOST_AUTO_TEST_CASE(shutdown_over_http_drains_and_exits_0) {
   BOOST_TEST(node.process().err().find("\"msg\":\"stopped\"") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_departed_stream_client_is_forgotten_at_once) {
+  node_process node;
+  auto subscribers = [&] {
+    auto status = http_call(node.http(), "GET", "/status", "", bearer(node.token()));
+    simdjson::dom::parser p;
+    return parse(p, status.body)["events"]["subscribers"].get_int64().value();
+  };
+  {
+    sse_stream events(node.http(), "/events", bearer(node.token()));
+    BOOST_REQUIRE(events.read_until(": subscribed", 10s));
+    BOOST_TEST(subscribers() == 1);
+  }
+  // Well before the 15 s keep-alive would have found out.
+  BOOST_TEST(eventually(5s, [&] { return subscribers() == 0; }));
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_and_sigint_drain_and_exit_0) {
   for (int sig : {SIGTERM, SIGINT}) {
     node_process node;
@@ -142,6 +158,21 @@ BOOST_AUTO_TEST_CASE(one_node_per_data_dir) {
   BOOST_TEST(second.exit_code == 1);
   BOOST_TEST(second.err.find("another p2p-node") != std::string::npos, second.err);
   BOOST_TEST(http_call(first.http(), "GET", "/admin/health").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(busy_ports_make_the_node_exit_1) {
+  node_process first;
+  temp_dir dir;
+  auto port_of = [](const std::string& address) { return address.substr(address.rfind(':') + 1); };
+  auto http_taken = run_node_to_exit({"--data-dir=" + dir.path().string(),
+                                      "--http-port=" + port_of(first.http()), "--cluster-port=0"});
+  BOOST_TEST(http_taken.exit_code == 1);
+  BOOST_TEST(http_taken.err.find("cannot listen for HTTP") != std::string::npos, http_taken.err);
+  auto cluster_taken = run_node_to_exit({"--data-dir=" + dir.path().string(), "--http-port=0",
+                                         "--cluster-port=" + port_of(first.info().cluster)});
+  BOOST_TEST(cluster_taken.exit_code == 1);
+  BOOST_TEST(cluster_taken.err.find("cannot listen on the cluster port") != std::string::npos,
+             cluster_taken.err);
 }
 
 BOOST_AUTO_TEST_CASE(usage_errors_exit_2_with_a_message) {
