@@ -1,0 +1,302 @@
+#include "protocol/swim/swim.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace p2p::swim {
+
+std::optional<profile> profile_named(std::string_view name) {
+  // name, interval, timeout, k, lambda, suspicion mult, max mult, awareness, piggyback
+  if (name == "lan") return profile{"lan", 1000, 500, 3, 4, 4, 6, 8, 8};
+  if (name == "local") return profile{"local", 1000, 200, 1, 2, 3, 6, 8, 8};
+  if (name == "wan") return profile{"wan", 5000, 3000, 3, 4, 6, 6, 8, 8};
+  if (name == "test") return profile{"test", 100, 50, 2, 3, 4, 6, 8, 8};
+  return std::nullopt;
+}
+
+std::string_view state_name(member_state s) {
+  switch (s) {
+    case member_state::alive: return "alive";
+    case member_state::suspect: return "suspect";
+    case member_state::dead: return "dead";
+    case member_state::left: return "left";
+  }
+  return "alive";
+}
+
+detector::detector(node_id self, std::string address, profile p, std::uint64_t seed, time_ms now)
+    : self_(std::move(self)), address_(std::move(address)), profile_(std::move(p)), rng_(seed),
+      next_probe_at_(now) {}
+
+void detector::add_member(const node_id& id, const std::string& address, time_ms now) {
+  if (id == self_ || members_.count(id)) return;
+  apply(update{member_state::alive, id, 0, self_, address}, now);
+}
+
+std::size_t detector::cluster_size() const {
+  std::size_t n = 1;
+  for (const auto& [id, m] : members_)
+    if (m.state == member_state::alive || m.state == member_state::suspect) ++n;
+  return n;
+}
+
+int detector::retransmit_limit() const {
+  auto n = static_cast<double>(cluster_size());
+  return profile_.retransmit_mult * static_cast<int>(std::ceil(std::log10(n + 1)));
+}
+
+time_ms detector::suspicion_timeout(std::size_t confirmations) const {
+  auto n = static_cast<double>(cluster_size());
+  auto min = static_cast<double>(profile_.suspicion_mult) *
+             std::max(1.0, std::log10(std::max(1.0, n))) *
+             static_cast<double>(profile_.probe_interval);
+  auto max = static_cast<double>(profile_.suspicion_max_mult) * min;
+  // Independent confirmations expected before the timeout reaches its minimum.
+  int k = profile_.suspicion_mult - 2;
+  if (static_cast<int>(n) - 2 < k) k = 0;
+  if (k < 1) return static_cast<time_ms>(min);
+  double frac = std::log(static_cast<double>(confirmations) + 1.0) / std::log(k + 1.0);
+  return static_cast<time_ms>(std::max(min, max - frac * (max - min)));
+}
+
+void detector::adjust_health(int delta) {
+  health_ = std::clamp(health_ + delta, 0, profile_.awareness_max - 1);
+}
+
+std::vector<node_id> detector::live_peers(const node_id& except) const {
+  std::vector<node_id> out;
+  for (const auto& [id, m] : members_)
+    if (id != except && m.state == member_state::alive) out.push_back(id);
+  return out;
+}
+
+void detector::send(const node_id& to, message m) {
+  m.from = self_;
+  // Buddy system: a node we suspect (or hold dead or gone, yet hear from) is told first, so it
+  // can refute at once with a higher incarnation.
+  if (auto it = members_.find(to); it != members_.end() && it->second.state != member_state::alive)
+    m.piggyback.push_back(update{it->second.state, to, it->second.incarnation, self_, {}});
+  // Then the least-sent updates, each until it has gone out retransmit_limit() times.
+  std::stable_sort(broadcasts_.begin(), broadcasts_.end(),
+                   [](const auto& a, const auto& b) { return a.transmits < b.transmits; });
+  const int limit = retransmit_limit();
+  for (auto& q : broadcasts_) {
+    if (m.piggyback.size() >= profile_.max_piggyback) break;
+    m.piggyback.push_back(q.u);
+    ++q.transmits;
+  }
+  broadcasts_.erase(std::remove_if(broadcasts_.begin(), broadcasts_.end(),
+                                   [&](const auto& q) { return q.transmits >= limit; }),
+                    broadcasts_.end());
+  outbox_.push_back({to, std::move(m)});
+}
+
+void detector::broadcast(update u) {
+  // A newer claim about a node replaces the queued older one.
+  broadcasts_.erase(std::remove_if(broadcasts_.begin(), broadcasts_.end(),
+                                   [&](const auto& q) { return q.u.node == u.node; }),
+                    broadcasts_.end());
+  broadcasts_.push_back({std::move(u), 0});
+}
+
+void detector::set_state(member& m, member_state s, std::uint64_t incarnation, time_ms now) {
+  bool changed = m.state != s;
+  m.incarnation = incarnation;
+  if (!changed) return;
+  m.state = s;
+  m.since = now;
+  verdicts_.push_back({m.id, s, incarnation, now});
+}
+
+void detector::refute(std::uint64_t claimed, time_ms now) {
+  (void)now;
+  if (leaving_) return;
+  incarnation_ = std::max(incarnation_, claimed) + 1;
+  adjust_health(+1);  // being suspected hints that we are the slow one
+  broadcast(update{member_state::alive, self_, incarnation_, self_, address_});
+}
+
+void detector::apply(const update& u, time_ms now) {
+  if (u.node == self_) {
+    bool accused = u.state == member_state::suspect || u.state == member_state::dead;
+    if ((accused && u.incarnation >= incarnation_) ||
+        (u.state == member_state::alive && u.incarnation > incarnation_))
+      refute(u.incarnation, now);
+    return;
+  }
+  auto it = members_.find(u.node);
+  if (it == members_.end()) {
+    // Only an alive claim introduces a node: it carries the address.
+    if (u.state != member_state::alive) return;
+    member m;
+    m.id = u.node;
+    m.address = u.address;
+    m.state = member_state::alive;
+    m.incarnation = u.incarnation;
+    m.since = now;
+    members_.emplace(u.node, m);
+    verdicts_.push_back({u.node, member_state::alive, u.incarnation, now});
+    probe_order_.push_back(u.node);
+    broadcast(u);
+    return;
+  }
+  member& m = it->second;
+  switch (u.state) {
+    case member_state::alive:
+      if (u.incarnation <= m.incarnation) return;
+      if (!u.address.empty()) m.address = u.address;
+      m.confirmations.clear();
+      set_state(m, member_state::alive, u.incarnation, now);
+      broadcast(u);
+      return;
+    case member_state::suspect:
+      if (m.state == member_state::dead || m.state == member_state::left) return;
+      if (u.incarnation < m.incarnation) return;
+      if (m.state == member_state::suspect && u.incarnation == m.incarnation) {
+        // Another node confirms the suspicion: the timeout shrinks (Lifeguard).
+        if (m.confirmations.insert(u.from).second) broadcast(u);
+        return;
+      }
+      m.suspected_at = now;
+      m.confirmations = {u.from};
+      set_state(m, member_state::suspect, u.incarnation, now);
+      broadcast(u);
+      return;
+    case member_state::dead:
+    case member_state::left:
+      if (u.incarnation < m.incarnation) return;
+      if (m.state == member_state::dead || m.state == member_state::left) return;
+      set_state(m, u.state, u.incarnation, now);
+      broadcast(u);
+      return;
+  }
+}
+
+void detector::start_probe(time_ms now) {
+  next_probe_at_ = now + scaled(profile_.probe_interval);
+  // Random order, every member once per round (SWIM's round-robin over a shuffled list).
+  for (std::size_t tries = 0; tries <= probe_order_.size(); ++tries) {
+    if (probe_index_ >= probe_order_.size()) {
+      probe_order_.erase(std::remove_if(probe_order_.begin(), probe_order_.end(),
+                                        [&](const node_id& id) {
+                                          auto it = members_.find(id);
+                                          return it == members_.end() ||
+                                                 it->second.state == member_state::dead ||
+                                                 it->second.state == member_state::left;
+                                        }),
+                         probe_order_.end());
+      std::shuffle(probe_order_.begin(), probe_order_.end(), rng_);
+      probe_index_ = 0;
+      if (probe_order_.empty()) return;
+    }
+    const node_id& target = probe_order_[probe_index_++];
+    auto it = members_.find(target);
+    if (it == members_.end() || it->second.state == member_state::dead ||
+        it->second.state == member_state::left)
+      continue;
+    probe_ = probe{target, next_seq_++, now, false, 0, 0, false};
+    send(target, message{message_kind::ping, probe_->seq, {}, target, {}});
+    return;
+  }
+}
+
+void detector::finish_probe(time_ms now) {
+  if (!probe_) return;
+  const probe p = *probe_;
+  probe_.reset();
+  if (p.acked) return;
+  // Lifeguard: indirect probers that did not even send a nack point at our own slowness.
+  adjust_health(p.nacks_expected > 0 ? p.nacks_expected - p.nacks_received : 1);
+  auto it = members_.find(p.target);
+  if (it == members_.end()) return;
+  // Suspect it, or, if someone already does, confirm their suspicion independently.
+  if (it->second.state == member_state::alive || it->second.state == member_state::suspect)
+    apply(update{member_state::suspect, p.target, it->second.incarnation, self_, {}}, now);
+}
+
+void detector::tick(time_ms now) {
+  if (probe_) {
+    if (!probe_->acked && !probe_->indirect_sent &&
+        now - probe_->started >= scaled(profile_.probe_timeout)) {
+      probe_->indirect_sent = true;
+      auto helpers = live_peers(probe_->target);
+      std::shuffle(helpers.begin(), helpers.end(), rng_);
+      helpers.resize(std::min<std::size_t>(helpers.size(), profile_.indirect_checks));
+      probe_->nacks_expected = static_cast<int>(helpers.size());
+      for (const auto& h : helpers)
+        send(h, message{message_kind::ping_req, probe_->seq, {}, probe_->target, {}});
+    }
+    if (now - probe_->started >= scaled(profile_.probe_interval)) finish_probe(now);
+  }
+  if (!probe_ && now >= next_probe_at_) start_probe(now);
+
+  for (auto it = relays_.begin(); it != relays_.end();) {
+    // Nack a little before the prober's own deadline, so the nack can still count there.
+    if (now - it->second.started >= scaled(profile_.probe_timeout) * 4 / 5) {
+      send(it->second.origin, message{message_kind::nack, it->second.origin_seq, {}, {}, {}});
+      it = relays_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+
+  for (auto& [id, m] : members_) {
+    if (m.state != member_state::suspect) continue;
+    auto confirmations = m.confirmations.empty() ? 0 : m.confirmations.size() - 1;
+    if (now - m.suspected_at >= suspicion_timeout(confirmations)) {
+      set_state(m, member_state::dead, m.incarnation, now);
+      broadcast(update{member_state::dead, id, m.incarnation, self_, {}});
+    }
+  }
+}
+
+void detector::receive(const message& msg, time_ms now) {
+  for (const auto& u : msg.piggyback) apply(u, now);
+  switch (msg.kind) {
+    case message_kind::ping:
+      send(msg.from, message{message_kind::ack, msg.seq, {}, {}, {}});
+      return;
+    case message_kind::ping_req: {
+      auto seq = next_seq_++;
+      relays_[seq] = relay{msg.from, msg.seq, now};
+      send(msg.target, message{message_kind::ping, seq, {}, msg.target, {}});
+      return;
+    }
+    case message_kind::ack: {
+      if (auto it = relays_.find(msg.seq); it != relays_.end()) {
+        send(it->second.origin, message{message_kind::ack, it->second.origin_seq, {}, {}, {}});
+        relays_.erase(it);
+        return;
+      }
+      if (probe_ && msg.seq == probe_->seq && !probe_->acked) {
+        probe_->acked = true;
+        adjust_health(-1);
+        probe_.reset();
+      }
+      return;
+    }
+    case message_kind::nack:
+      if (probe_ && msg.seq == probe_->seq) ++probe_->nacks_received;
+      return;
+  }
+}
+
+void detector::leave(time_ms now) {
+  (void)now;
+  leaving_ = true;
+  broadcast(update{member_state::left, self_, incarnation_, self_, address_});
+}
+
+std::vector<outgoing> detector::take_outbox() {
+  std::vector<outgoing> out;
+  out.swap(outbox_);
+  return out;
+}
+
+std::vector<verdict> detector::take_verdicts() {
+  std::vector<verdict> out;
+  out.swap(verdicts_);
+  return out;
+}
+
+}  // namespace p2p::swim
