@@ -16,5 +16,5 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DP2P_SANITI
 cmake --build build-asan -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/sanitizers/ubsan.supp
-(cd build-asan && ctest --output-on-failure -L unit -j "$jobs" && \
+(cd build-asan && ctest --output-on-failure -L "unit|sim" -j "$jobs" && \
   ctest --output-on-failure -L process)

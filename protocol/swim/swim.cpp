@@ -30,7 +30,21 @@ detector::detector(node_id self, std::string address, profile p, std::uint64_t s
 
 void detector::add_member(const node_id& id, const std::string& address, time_ms now) {
   if (id == self_ || members_.count(id)) return;
-  apply(update{member_state::alive, id, 0, self_, address}, now);
+  member m;
+  m.id = id;
+  m.address = address;
+  m.since = now;
+  members_.emplace(id, m);
+  enqueue_probe(id);
+  verdicts_.push_back({id, member_state::alive, 0, now});
+}
+
+void detector::enqueue_probe(const node_id& id) {
+  // At a random place among those not yet probed this round (as memberlist does), so nodes
+  // that learned the same members in the same order still probe in different orders.
+  auto first = std::min(probe_index_, probe_order_.size());
+  auto at = std::uniform_int_distribution<std::size_t>(first, probe_order_.size())(rng_);
+  probe_order_.insert(probe_order_.begin() + static_cast<std::ptrdiff_t>(at), id);
 }
 
 std::size_t detector::cluster_size() const {
@@ -77,8 +91,9 @@ void detector::send(const node_id& to, message m) {
   if (auto it = members_.find(to); it != members_.end() && it->second.state != member_state::alive)
     m.piggyback.push_back(update{it->second.state, to, it->second.incarnation, self_, {}});
   // Then the least-sent updates, each until it has gone out retransmit_limit() times.
-  std::stable_sort(broadcasts_.begin(), broadcasts_.end(),
-                   [](const auto& a, const auto& b) { return a.transmits < b.transmits; });
+  std::sort(broadcasts_.begin(), broadcasts_.end(), [](const auto& a, const auto& b) {
+    return a.transmits != b.transmits ? a.transmits < b.transmits : a.order > b.order;
+  });
   const int limit = retransmit_limit();
   for (auto& q : broadcasts_) {
     if (m.piggyback.size() >= profile_.max_piggyback) break;
@@ -96,7 +111,7 @@ void detector::broadcast(update u) {
   broadcasts_.erase(std::remove_if(broadcasts_.begin(), broadcasts_.end(),
                                    [&](const auto& q) { return q.u.node == u.node; }),
                     broadcasts_.end());
-  broadcasts_.push_back({std::move(u), 0});
+  broadcasts_.push_back({std::move(u), 0, ++broadcast_order_});
 }
 
 void detector::set_state(member& m, member_state s, std::uint64_t incarnation, time_ms now) {
@@ -105,6 +120,8 @@ void detector::set_state(member& m, member_state s, std::uint64_t incarnation, t
   if (!changed) return;
   m.state = s;
   m.since = now;
+  if (s == member_state::suspect) suspects_.insert(m.id);
+  else suspects_.erase(m.id);
   verdicts_.push_back({m.id, s, incarnation, now});
 }
 
@@ -136,7 +153,7 @@ void detector::apply(const update& u, time_ms now) {
     m.since = now;
     members_.emplace(u.node, m);
     verdicts_.push_back({u.node, member_state::alive, u.incarnation, now});
-    probe_order_.push_back(u.node);
+    enqueue_probe(u.node);
     broadcast(u);
     return;
   }
@@ -240,12 +257,12 @@ void detector::tick(time_ms now) {
     }
   }
 
-  for (auto& [id, m] : members_) {
-    if (m.state != member_state::suspect) continue;
+  for (auto it = suspects_.begin(); it != suspects_.end();) {
+    member& m = members_.at(*it++);  // set_state below erases from suspects_
     auto confirmations = m.confirmations.empty() ? 0 : m.confirmations.size() - 1;
     if (now - m.suspected_at >= suspicion_timeout(confirmations)) {
       set_state(m, member_state::dead, m.incarnation, now);
-      broadcast(update{member_state::dead, id, m.incarnation, self_, {}});
+      broadcast(update{member_state::dead, m.id, m.incarnation, self_, {}});
     }
   }
 }

@@ -87,7 +87,8 @@ class detector {
  public:
   detector(node_id self, std::string address, profile p, std::uint64_t seed, time_ms now);
 
-  // Adds a member learned from seeds or gossip (alive at incarnation 0 unless known).
+  // Adds a member learned from seeds or gossip (alive at incarnation 0 unless known). It is not
+  // piggybacked: gossip spreads membership, SWIM spreads changes.
   void add_member(const node_id& id, const std::string& address, time_ms now);
   void receive(const message& m, time_ms now);
   // Advances timers: probes, probe timeouts, suspicion expiry. Call at least every
@@ -127,11 +128,13 @@ class detector {
   struct queued_update {
     update u;
     int transmits = 0;
+    std::uint64_t order = 0;  // newer updates go first among equally sent ones
   };
 
   time_ms scaled(time_ms base) const { return base * (1 + health_); }
   void adjust_health(int delta);
   void start_probe(time_ms now);
+  void enqueue_probe(const node_id& id);
   void finish_probe(time_ms now);
   void send(const node_id& to, message m);
   void broadcast(update u);
@@ -156,6 +159,8 @@ class detector {
   std::optional<probe> probe_;
   std::map<std::uint64_t, relay> relays_;  // by our seq
   std::vector<queued_update> broadcasts_;
+  std::uint64_t broadcast_order_ = 0;
+  std::set<node_id> suspects_;  // members in state suspect, so ticks need not scan everyone
   std::vector<outgoing> outbox_;
   std::vector<verdict> verdicts_;
 };
