@@ -66,7 +66,7 @@ time_ms detector::suspicion_timeout(std::size_t confirmations) const {
              static_cast<double>(profile_.probe_interval);
   auto max = static_cast<double>(profile_.suspicion_max_mult) * min;
   // Independent confirmations expected before the timeout reaches its minimum.
-  int k = profile_.suspicion_mult - 2;
+  int k = profile_.lifeguard ? profile_.suspicion_mult - 2 : 0;  // plain SWIM: fixed timeout
   if (static_cast<int>(n) - 2 < k) k = 0;
   if (k < 1) return static_cast<time_ms>(min);
   double frac = std::log(static_cast<double>(confirmations) + 1.0) / std::log(k + 1.0);
@@ -74,6 +74,7 @@ time_ms detector::suspicion_timeout(std::size_t confirmations) const {
 }
 
 void detector::adjust_health(int delta) {
+  if (!profile_.lifeguard) return;
   health_ = std::clamp(health_ + delta, 0, profile_.awareness_max - 1);
 }
 
@@ -88,7 +89,8 @@ void detector::send(const node_id& to, message m) {
   m.from = self_;
   // Buddy system: a node we suspect (or hold dead or gone, yet hear from) is told first, so it
   // can refute at once with a higher incarnation.
-  if (auto it = members_.find(to); it != members_.end() && it->second.state != member_state::alive)
+  if (auto it = members_.find(to);
+      profile_.lifeguard && it != members_.end() && it->second.state != member_state::alive)
     m.piggyback.push_back(update{it->second.state, to, it->second.incarnation, self_, {}});
   // Then the least-sent updates, each until it has gone out retransmit_limit() times.
   std::sort(broadcasts_.begin(), broadcasts_.end(), [](const auto& a, const auto& b) {
@@ -250,7 +252,8 @@ void detector::tick(time_ms now) {
   for (auto it = relays_.begin(); it != relays_.end();) {
     // Nack a little before the prober's own deadline, so the nack can still count there.
     if (now - it->second.started >= scaled(profile_.probe_timeout) * 4 / 5) {
-      send(it->second.origin, message{message_kind::nack, it->second.origin_seq, {}, {}, {}});
+      if (profile_.lifeguard)
+        send(it->second.origin, message{message_kind::nack, it->second.origin_seq, {}, {}, {}});
       it = relays_.erase(it);
     } else {
       ++it;

@@ -32,6 +32,9 @@ struct profile {
   int suspicion_max_mult;    // SuspicionMaxTimeoutMult
   int awareness_max;         // AwarenessMaxMultiplier
   std::size_t max_piggyback; // updates carried per message
+  // Lifeguard's three extensions (local health, confirmed suspicions with nacks, the buddy
+  // system); off gives plain SWIM, kept for comparison.
+  bool lifeguard = true;
 };
 
 // "test", "local", "lan", "wan"; nullopt for other names.

@@ -83,4 +83,28 @@ BOOST_AUTO_TEST_CASE(a_day_at_one_percent_loss_declares_no_healthy_node_dead) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(lifeguard_spares_healthy_nodes_from_a_slow_nodes_accusations) {
+  // One node answers and acts 80 ms late (probe interval 100 ms, timeout 50 ms): it cannot get
+  // answers in time and accuses healthy nodes. Counted: "dead" verdicts about healthy nodes.
+  auto count_false_deaths = [](bool lifeguard) {
+    auto prof = *swim::profile_named("test");
+    prof.lifeguard = lifeguard;
+    std::size_t false_deaths = 0;
+    for (auto seed : seeds(std::max(1, schedules(200) / 4))) {
+      swim_cluster c(16, prof, seed, 0.0, 5);
+      const std::size_t slow = seed % 16;
+      c.slow(slow, 80);
+      c.run_until(30'000);
+      for (const auto& o : c.log())
+        false_deaths += o.v.state == member_state::dead && o.v.node != c.id(slow);
+    }
+    return false_deaths;
+  };
+  auto with = count_false_deaths(true);
+  auto without = count_false_deaths(false);
+  BOOST_TEST_MESSAGE("false deaths: lifeguard " << with << ", plain SWIM " << without);
+  BOOST_TEST(without >= 50 * std::max<std::size_t>(with, 1),
+             "lifeguard " << with << " vs plain " << without);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
