@@ -30,16 +30,7 @@ caf::behavior events_actor(caf::stateful_actor<events_state>* self, events_confi
     return msg::events_stats{st.log->last_seq(), st.log->retained().size(), st.subscribers.size(),
                              st.published};
   };
-  auto encode_stats = [](const msg::events_stats& s) {
-    json::writer w;
-    w.begin_object()
-        .field("last_seq", s.last_seq)
-        .field("retained", s.retained)
-        .field("subscribers", s.subscribers)
-        .field("published", s.published)
-        .end_object();
-    return w.take();
-  };
+  auto encode_stats = [](const msg::events_stats& s) { return codec::encode(s); };
   std::vector<safe_command> commands{safe<msg::events_stats_request, msg::events_stats>(
       "stats", "",
       [](const std::vector<std::string>& args) -> std::optional<msg::events_stats_request> {

@@ -101,4 +101,15 @@ std::string sse_reset_frame(std::uint64_t last_seq) {
          std::to_string(last_seq) + "}\n\n";
 }
 
+std::string encode(const msg::events_stats& s) {
+  json::writer w;
+  w.begin_object()
+      .field("last_seq", s.last_seq)
+      .field("retained", s.retained)
+      .field("subscribers", s.subscribers)
+      .field("published", s.published)
+      .end_object();
+  return w.take();
+}
+
 }  // namespace p2p::codec

@@ -27,4 +27,7 @@ std::string envelope_json(const msg::event_record& e);
 std::string sse_frame(const msg::event_record& e);
 std::string sse_reset_frame(std::uint64_t last_seq);
 
+// {"last_seq","retained","subscribers","published"}
+std::string encode(const msg::events_stats& s);
+
 }  // namespace p2p::codec

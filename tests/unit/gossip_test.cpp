@@ -68,6 +68,11 @@ BOOST_AUTO_TEST_CASE(push_pull_spreads_everything_from_one_seed_in_few_rounds) {
   // Everyone joins through g0 (one acknowledged exchange), then gossips with 3 random peers.
   for (int i = 1; i < n; ++i) push_pull(*nodes[i], *nodes[0]);
   std::mt19937_64 rng(42);
+  auto gossip_round = [&] {
+    for (auto& s : nodes)
+      for (const auto& peer : s->pick_peers(3, rng, everyone_alive))
+        push_pull(*s, *nodes[static_cast<std::size_t>(std::stoi(peer.substr(1)))]);
+  };
   int rounds = 0;
   auto complete = [&] {
     for (auto& s : nodes)
@@ -76,9 +81,7 @@ BOOST_AUTO_TEST_CASE(push_pull_spreads_everything_from_one_seed_in_few_rounds) {
   };
   while (!complete() && rounds < 20) {
     ++rounds;
-    for (auto& s : nodes)
-      for (const auto& peer : s->pick_peers(3, rng, everyone_alive))
-        push_pull(*s, *nodes[static_cast<std::size_t>(std::stoi(peer.substr(1)))]);
+    gossip_round();
   }
   BOOST_TEST(complete());
   BOOST_TEST(rounds <= 2, "rounds " << rounds);
@@ -92,9 +95,7 @@ BOOST_AUTO_TEST_CASE(push_pull_spreads_everything_from_one_seed_in_few_rounds) {
   };
   while (!everyone_has_it() && update_rounds < 20) {
     ++update_rounds;
-    for (auto& s : nodes)
-      for (const auto& peer : s->pick_peers(3, rng, everyone_alive))
-        push_pull(*s, *nodes[static_cast<std::size_t>(std::stoi(peer.substr(1)))]);
+    gossip_round();
   }
   BOOST_TEST(everyone_has_it());
   BOOST_TEST(update_rounds <= 6, "rounds " << update_rounds);
