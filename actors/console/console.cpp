@@ -276,12 +276,8 @@ class session {
 
   int tail(const std::string& types_text) {
     std::vector<std::string> types;
-    std::stringstream ss(types_text);
-    for (std::string t; std::getline(ss, t, ',');) {
-      if (t.empty()) continue;
-      if (!codec::find_event_type(t)) return fail("unknown event type " + t, exit_usage);
-      types.push_back(t);
-    }
+    if (auto unknown = codec::parse_event_types(types_text, types))
+      return fail("unknown event type " + *unknown, exit_usage);
     auto events = find("events");
     if (!events) return exit_command_failed;
     auto ended = std::make_shared<std::atomic<bool>>(false);
@@ -488,12 +484,8 @@ int main(int argc, char** argv) {
     opts.endpoint = *hp;
   } else {
     std::filesystem::path dir = data_dir;
-    if (dir.empty()) {
-      const char* state = std::getenv("XDG_STATE_HOME");
-      const char* home = std::getenv("HOME");
-      if (state && *state) dir = std::filesystem::path(state) / "p2p-orchestrator";
-      else if (home && *home) dir = std::filesystem::path(home) / ".local/state/p2p-orchestrator";
-    }
+    if (dir.empty())
+      dir = default_data_dir(std::getenv("HOME"), std::getenv("XDG_STATE_HOME")).value_or("");
     std::string why;
     auto hp = endpoint_from_data_dir(dir, why);
     if (!hp) {

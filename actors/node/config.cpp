@@ -45,6 +45,12 @@ struct usage_error : std::runtime_error {
 
 }  // namespace
 
+std::optional<std::filesystem::path> default_data_dir(const char* env_home, const char* env_state) {
+  if (env_state && *env_state) return std::filesystem::path(env_state) / "p2p-orchestrator";
+  if (env_home && *env_home) return std::filesystem::path(env_home) / ".local/state/p2p-orchestrator";
+  return std::nullopt;
+}
+
 std::optional<host_port> parse_host_port(std::string_view text) {
   std::string_view host, port;
   if (!text.empty() && text.front() == '[') {  // [v6]:port
@@ -189,10 +195,8 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
 
     if (!data_dir.empty()) {
       cfg.data_dir = std::filesystem::absolute(data_dir);
-    } else if (env_state && *env_state) {
-      cfg.data_dir = std::filesystem::path(env_state) / "p2p-orchestrator";
-    } else if (env_home && *env_home) {
-      cfg.data_dir = std::filesystem::path(env_home) / ".local/state/p2p-orchestrator";
+    } else if (auto fallback = default_data_dir(env_home, env_state)) {
+      cfg.data_dir = *fallback;
     } else {
       throw usage_error("no --data-dir given and neither $XDG_STATE_HOME nor $HOME is set");
     }

@@ -51,6 +51,10 @@ struct parse_result {
   std::string message;
 };
 
+// The per-user state directory: $XDG_STATE_HOME/p2p-orchestrator, else
+// $HOME/.local/state/p2p-orchestrator; nullopt when neither variable is set.
+std::optional<std::filesystem::path> default_data_dir(const char* env_home, const char* env_state);
+
 // `env_home`/`env_state` stand for $HOME and $XDG_STATE_HOME (passed in so tests control them).
 parse_result parse_node_options(int argc, const char* const argv[], const char* env_home,
                                 const char* env_state, const std::string& host_name);

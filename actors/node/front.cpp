@@ -109,18 +109,6 @@ std::optional<std::uint64_t> parse_u64(std::string_view s) {
   return v;
 }
 
-std::vector<std::string> split_types(std::string_view text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    auto comma = text.find(',', pos);
-    auto part = text.substr(pos, comma == std::string_view::npos ? text.npos : comma - pos);
-    if (!part.empty()) out.emplace_back(part);
-    if (comma == std::string_view::npos) break;
-    pos = comma + 1;
-  }
-  return out;
-}
 
 // Feeds one event stream connection: subscribes to the events actor and pushes SSE frames.
 caf::behavior sse_subscriber(caf::event_based_actor* self, caf::actor front,
@@ -255,9 +243,10 @@ void front_dispatcher::call(std::size_t route_index, const http::route& r, const
 
 std::optional<http::response> front_dispatcher::check_stream(const http::route&,
                                                              const http::request& req) {
-  if (auto types = http::query_param(req.query, "types"))
-    for (const auto& t : split_types(*types))
-      if (!codec::find_event_type(t)) return http::bad_field("types", "has unknown event type " + t);
+  std::vector<std::string> types;
+  if (auto text = http::query_param(req.query, "types"))
+    if (auto unknown = codec::parse_event_types(*text, types))
+      return http::bad_field("types", "has unknown event type " + *unknown);
   std::string resume = req.last_event_id;
   if (auto q = http::query_param(req.query, "last_event_id")) resume = *q;
   if (!resume.empty() && !parse_u64(resume))
@@ -269,7 +258,8 @@ std::function<void()> front_dispatcher::open_stream(std::size_t, const http::rou
                                                     const http::request& req,
                                                     std::shared_ptr<http::stream_sink> sink) {
   msg::subscribe_events sub;
-  if (auto types = http::query_param(req.query, "types")) sub.types = split_types(*types);
+  if (auto text = http::query_param(req.query, "types"))
+    codec::parse_event_types(*text, sub.types);  // checked by check_stream already
   std::string resume = req.last_event_id;
   if (auto q = http::query_param(req.query, "last_event_id")) resume = *q;
   if (auto seq = parse_u64(resume)) {

@@ -61,6 +61,19 @@ const event_type_info* find_event_type(std::string_view type) {
   return nullptr;
 }
 
+std::optional<std::string> parse_event_types(std::string_view text, std::vector<std::string>& types) {
+  types.clear();
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto name = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    if (name.empty()) continue;
+    if (!find_event_type(name)) return std::string(name);
+    types.emplace_back(name);
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> check_event(std::string_view type, std::string_view payload_json) {
   const auto* info = find_event_type(type);
   if (!info) return "unknown event type " + std::string(type);

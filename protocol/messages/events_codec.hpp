@@ -4,6 +4,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/messages/events.hpp"
 
@@ -17,6 +18,9 @@ struct event_type_info {
 
 std::span<const event_type_info> event_catalog();
 const event_type_info* find_event_type(std::string_view type);
+
+// Parses "A,B,..." into `types`; returns the first name that is not in the catalog, if any.
+std::optional<std::string> parse_event_types(std::string_view text, std::vector<std::string>& types);
 
 // Why this event may not be published (unknown type, payload not an object, missing field).
 std::optional<std::string> check_event(std::string_view type, std::string_view payload_json);

@@ -8,11 +8,12 @@
 #include "actors/directory/directory.hpp"
 #include "actors/events/events.hpp"
 #include "actors/node/supervisor.hpp"
-#include "protocol/common/identity.hpp"
+#include "bench/harness/node_process.hpp"
 #include "protocol/common/log.hpp"
 #include "tests/unit/actor_fixture.hpp"
 
 using namespace p2p;
+namespace harness = p2p::harness;
 
 namespace {
 
@@ -59,9 +60,9 @@ BOOST_FIXTURE_TEST_CASE(directory_maps_names_and_notifies_subscribers, test::act
 }
 
 BOOST_FIXTURE_TEST_CASE(supervisor_restarts_a_crashed_actor_and_says_so, test::actor_fixture) {
-  auto dir = std::filesystem::temp_directory_path() / ("p2p-sup-" + random_hex(8));
+  harness::temp_dir dir;
   auto directory = sys.spawn(directory_actor);
-  events_config ev{dir, 16, "n1", "u1"};
+  events_config ev{dir.path(), 16, "n1", "u1"};
   std::vector<child_spec> children{
       {"events", [ev](caf::actor_system& s) { return s.spawn(events_actor, ev); }},
       {"fragile", [](caf::actor_system& s) { return s.spawn(fragile); }},
@@ -87,7 +88,6 @@ BOOST_FIXTURE_TEST_CASE(supervisor_restarts_a_crashed_actor_and_says_so, test::a
   BOOST_TEST(entry_of(*this, directory, "fragile").restarts == 1u);
   caf::anon_send_exit(directory, caf::exit_reason::user_shutdown);
   sched.run();
-  std::filesystem::remove_all(dir);
 }
 
 BOOST_FIXTURE_TEST_CASE(supervisor_backs_off_a_crash_loop, test::actor_fixture) {

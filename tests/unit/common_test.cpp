@@ -9,22 +9,13 @@
 #include <regex>
 
 #include "protocol/common/files.hpp"
+#include "bench/harness/node_process.hpp"
 #include "protocol/common/identity.hpp"
 #include "protocol/common/json.hpp"
 #include "protocol/common/time.hpp"
 
 using namespace p2p;
-
-namespace {
-struct scratch_dir {
-  std::filesystem::path path;
-  scratch_dir() {
-    path = std::filesystem::temp_directory_path() / ("p2p-unit-" + random_hex(8));
-    std::filesystem::create_directories(path);
-  }
-  ~scratch_dir() { std::filesystem::remove_all(path); }
-};
-}  // namespace
+namespace harness = p2p::harness;
 
 BOOST_AUTO_TEST_SUITE(common)
 
@@ -73,42 +64,42 @@ BOOST_AUTO_TEST_CASE(rfc3339_round_trip_with_milliseconds) {
 }
 
 BOOST_AUTO_TEST_CASE(identity_persists_uuid_and_counts_boots) {
-  scratch_dir dir;
-  auto first = load_identity(dir.path);
+  harness::temp_dir dir;
+  auto first = load_identity(dir.path());
   BOOST_TEST(std::regex_match(first.node_uuid,
                               std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
   BOOST_TEST(first.boot_epoch == 1u);
-  auto second = load_identity(dir.path);
+  auto second = load_identity(dir.path());
   BOOST_TEST(second.node_uuid == first.node_uuid);
   BOOST_TEST(second.boot_epoch == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(corrupt_identity_is_refused_not_replaced) {
-  scratch_dir dir;
-  std::ofstream(dir.path / "identity.json") << "{\"node_uuid\": 12";
-  BOOST_CHECK_THROW(load_identity(dir.path), std::runtime_error);
-  BOOST_TEST(files::read_all(dir.path / "identity.json").value() == "{\"node_uuid\": 12");
+  harness::temp_dir dir;
+  std::ofstream(dir.path() / "identity.json") << "{\"node_uuid\": 12";
+  BOOST_CHECK_THROW(load_identity(dir.path()), std::runtime_error);
+  BOOST_TEST(files::read_all(dir.path() / "identity.json").value() == "{\"node_uuid\": 12");
 }
 
 BOOST_AUTO_TEST_CASE(generated_token_is_private_and_stable) {
-  scratch_dir dir;
-  auto token = load_or_create_token(dir.path);
+  harness::temp_dir dir;
+  auto token = load_or_create_token(dir.path());
   BOOST_TEST(token.size() == 64u);
   struct stat st {};
-  BOOST_REQUIRE(::stat((dir.path / "auth-token").c_str(), &st) == 0);
+  BOOST_REQUIRE(::stat((dir.path() / "auth-token").c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 0777) == 0600u);
-  BOOST_TEST(load_or_create_token(dir.path) == token);
-  std::ofstream(dir.path / "empty") << "  \n";
-  BOOST_CHECK_THROW(read_token_file(dir.path / "empty"), std::runtime_error);
+  BOOST_TEST(load_or_create_token(dir.path()) == token);
+  std::ofstream(dir.path() / "empty") << "  \n";
+  BOOST_CHECK_THROW(read_token_file(dir.path() / "empty"), std::runtime_error);
 }
 
 BOOST_AUTO_TEST_CASE(atomic_write_replaces_whole_file) {
-  scratch_dir dir;
-  files::write_atomic(dir.path / "f", "one");
-  files::write_atomic(dir.path / "f", "two", 0600);
-  BOOST_TEST(files::read_all(dir.path / "f").value() == "two");
+  harness::temp_dir dir;
+  files::write_atomic(dir.path() / "f", "one");
+  files::write_atomic(dir.path() / "f", "two", 0600);
+  BOOST_TEST(files::read_all(dir.path() / "f").value() == "two");
   std::size_t entries = 0;
-  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path)) ++entries;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path())) ++entries;
   BOOST_TEST(entries == 1u);  // no temporary left behind
 }
 

@@ -7,19 +7,15 @@
 #include "actors/common/api_error.hpp"
 #include "actors/events/event_log.hpp"
 #include "actors/events/events.hpp"
+#include "bench/harness/node_process.hpp"
 #include "protocol/common/identity.hpp"
 #include "protocol/messages/events_codec.hpp"
 #include "tests/unit/actor_fixture.hpp"
 
 using namespace p2p;
+namespace harness = p2p::harness;
 
 namespace {
-
-struct scratch_dir {
-  std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("p2p-events-" + random_hex(8));
-  ~scratch_dir() { std::filesystem::remove_all(path); }
-};
 
 msg::event_record make_event(const std::string& type, const std::string& payload) {
   msg::event_record e;
@@ -63,16 +59,16 @@ BOOST_AUTO_TEST_CASE(envelope_and_sse_frame_are_well_formed) {
 }
 
 BOOST_AUTO_TEST_CASE(log_continues_its_sequence_after_reopen) {
-  scratch_dir dir;
+  harness::temp_dir dir;
   {
-    event_log log(dir.path, 10);
+    event_log log(dir.path(), 10);
     for (int i = 0; i < 3; ++i) {
       auto e = make_event("NODE_STARTED", started_payload);
       log.append(e);
       BOOST_TEST(e.seq == static_cast<std::uint64_t>(i + 1));
     }
   }
-  event_log reopened(dir.path, 10);
+  event_log reopened(dir.path(), 10);
   BOOST_TEST(reopened.last_seq() == 3u);
   BOOST_REQUIRE(reopened.retained().size() == 3u);
   BOOST_TEST(reopened.retained().back().payload_json == started_payload);
@@ -82,29 +78,29 @@ BOOST_AUTO_TEST_CASE(log_continues_its_sequence_after_reopen) {
 }
 
 BOOST_AUTO_TEST_CASE(torn_last_line_is_dropped_and_appends_stay_readable) {
-  scratch_dir dir;
+  harness::temp_dir dir;
   {
-    event_log log(dir.path, 10);
+    event_log log(dir.path(), 10);
     auto e = make_event("NODE_STARTED", started_payload);
     log.append(e);
   }
-  std::ofstream(dir.path / "events.jsonl", std::ios::app) << "{\"seq\":2,\"event\":{\"ty";
+  std::ofstream(dir.path() / "events.jsonl", std::ios::app) << "{\"seq\":2,\"event\":{\"ty";
   {
-    event_log log(dir.path, 10);
+    event_log log(dir.path(), 10);
     BOOST_TEST(log.last_seq() == 1u);
     auto e = make_event("NODE_STARTED", started_payload);
     log.append(e);
     BOOST_TEST(e.seq == 2u);
   }
-  event_log again(dir.path, 10);
+  event_log again(dir.path(), 10);
   BOOST_TEST(again.last_seq() == 2u);
   BOOST_TEST(again.retained().size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(log_keeps_only_the_retained_tail_on_disk) {
-  scratch_dir dir;
+  harness::temp_dir dir;
   {
-    event_log log(dir.path, 5);
+    event_log log(dir.path(), 5);
     for (int i = 0; i < 23; ++i) {
       auto e = make_event("NODE_STARTED", started_payload);
       log.append(e);
@@ -112,17 +108,17 @@ BOOST_AUTO_TEST_CASE(log_keeps_only_the_retained_tail_on_disk) {
     BOOST_TEST(log.retained().size() == 5u);
     BOOST_TEST(log.retained().front().seq == 19u);
   }
-  std::ifstream in(dir.path / "events.jsonl");
+  std::ifstream in(dir.path() / "events.jsonl");
   std::size_t lines = 0;
   for (std::string l; std::getline(in, l);) ++lines;
   BOOST_TEST(lines <= 10u);
-  event_log reopened(dir.path, 5);
+  event_log reopened(dir.path(), 5);
   BOOST_TEST(reopened.last_seq() == 23u);
 }
 
 BOOST_FIXTURE_TEST_CASE(actor_publishes_delivers_and_replays, test::actor_fixture) {
-  scratch_dir dir;
-  auto events = sys.spawn(events_actor, events_config{dir.path, 3, "n1", "uuid-1"});
+  harness::temp_dir dir;
+  auto events = sys.spawn(events_actor, events_config{dir.path(), 3, "n1", "uuid-1"});
   sched.run();
   auto rec = ask<msg::event_record>(events, msg::publish_event{"NODE_STARTED", started_payload});
   BOOST_TEST(rec.seq == 1u);
