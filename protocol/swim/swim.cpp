@@ -29,7 +29,12 @@ detector::detector(node_id self, std::string address, profile p, std::uint64_t s
       next_probe_at_(now) {}
 
 void detector::add_member(const node_id& id, const std::string& address, time_ms now) {
-  if (id == self_ || members_.count(id)) return;
+  if (id == self_) return;
+  if (auto it = members_.find(id); it != members_.end()) {
+    // Gossip knows where a node listens now (a restart may move it); SWIM keeps its verdict.
+    if (!address.empty()) it->second.address = address;
+    return;
+  }
   member m;
   m.id = id;
   m.address = address;
@@ -71,6 +76,10 @@ time_ms detector::suspicion_timeout(std::size_t confirmations) const {
   if (k < 1) return static_cast<time_ms>(min);
   double frac = std::log(static_cast<double>(confirmations) + 1.0) / std::log(k + 1.0);
   return static_cast<time_ms>(std::max(min, max - frac * (max - min)));
+}
+
+int detector::local_health() const {
+  return std::min(health_ + (bulk_backlog_ && profile_.lifeguard ? 1 : 0), profile_.awareness_max - 1);
 }
 
 void detector::adjust_health(int delta) {
@@ -137,7 +146,8 @@ void detector::refute(std::uint64_t claimed, time_ms now) {
 
 void detector::apply(const update& u, time_ms now) {
   if (u.node == self_) {
-    bool accused = u.state == member_state::suspect || u.state == member_state::dead;
+    // "Left" is an accusation too unless we are leaving: a restarted node is told so.
+    bool accused = u.state != member_state::alive;
     if ((accused && u.incarnation >= incarnation_) ||
         (u.state == member_state::alive && u.incarnation > incarnation_))
       refute(u.incarnation, now);
@@ -288,6 +298,7 @@ void detector::receive(const message& msg, time_ms now) {
         relays_.erase(it);
         return;
       }
+      leave_pending_.erase(msg.seq);
       if (probe_ && msg.seq == probe_->seq && !probe_->acked) {
         probe_->acked = true;
         adjust_health(-1);
@@ -302,9 +313,51 @@ void detector::receive(const message& msg, time_ms now) {
 }
 
 void detector::leave(time_ms now) {
-  (void)now;
+  if (leaving_) return;
   leaving_ = true;
+  leave_started_ = now;
   broadcast(update{member_state::left, self_, incarnation_, self_, address_});
+  // Tell some members now rather than waiting for the next probes: the node is about to stop.
+  auto peers = live_peers({});
+  std::shuffle(peers.begin(), peers.end(), rng_);
+  peers.resize(std::min<std::size_t>(peers.size(), static_cast<std::size_t>(std::max(1, retransmit_limit()))));
+  for (const auto& p : peers) {
+    auto seq = next_seq_++;
+    leave_pending_.insert(seq);
+    send(p, message{message_kind::ping, seq, {}, p, {}});
+  }
+}
+
+bool detector::leave_settled(time_ms now) const {
+  return leaving_ && (leave_pending_.empty() || now - leave_started_ >= scaled(profile_.probe_interval));
+}
+
+void detector::forget(const node_id& id) {
+  auto it = members_.find(id);
+  if (it == members_.end()) return;
+  if (it->second.state != member_state::dead && it->second.state != member_state::left) return;
+  members_.erase(it);
+  probe_order_.erase(std::remove(probe_order_.begin(), probe_order_.end(), id), probe_order_.end());
+  probe_index_ = std::min(probe_index_, probe_order_.size());
+}
+
+time_ms detector::next_deadline() const {
+  time_ms next = next_probe_at_;
+  if (probe_) {
+    next = probe_->started + scaled(profile_.probe_interval);
+    if (!probe_->acked && !probe_->indirect_sent)
+      next = std::min(next, probe_->started + scaled(profile_.probe_timeout));
+  }
+  for (const auto& [seq, r] : relays_)
+    next = std::min(next, r.started + scaled(profile_.probe_timeout) * 4 / 5);
+  for (const auto& id : suspects_) {
+    const member& m = members_.at(id);
+    auto confirmations = m.confirmations.empty() ? 0 : m.confirmations.size() - 1;
+    next = std::min(next, m.suspected_at + suspicion_timeout(confirmations));
+  }
+  if (leaving_ && !leave_pending_.empty())
+    next = std::min(next, leave_started_ + scaled(profile_.probe_interval));
+  return next;
 }
 
 std::vector<outgoing> detector::take_outbox() {

@@ -97,15 +97,29 @@ class detector {
   // Advances timers: probes, probe timeouts, suspicion expiry. Call at least every
   // `tick_interval()`.
   void tick(time_ms now);
-  // Announces a graceful leave; the node keeps answering pings until it stops.
+  // Announces a graceful leave: the claim goes out at once in pings to up to
+  // retransmit_limit() members; the node keeps answering pings until it stops.
   void leave(time_ms now);
+  // True once the leave has been acknowledged by the members told directly (or, when some do
+  // not answer, after a probe interval): the node may stop.
+  bool leave_settled(time_ms now) const;
+  // Removes a member that has been dead or gone long enough to forget (gossip expiry).
+  void forget(const node_id& id);
+  // Lifeguard counts outstanding bulk sends (snapshots, anti-entropy) as load: while any are
+  // in flight our own probe timeouts widen by one health level.
+  void set_bulk_backlog(bool outstanding) { bulk_backlog_ = outstanding; }
+  // The earliest time at which tick() has something to do; callers may sleep until then
+  // (or until a message arrives).
+  time_ms next_deadline() const;
 
   std::vector<outgoing> take_outbox();
   std::vector<verdict> take_verdicts();
 
   const std::map<node_id, member>& members() const { return members_; }
   std::uint64_t incarnation() const { return incarnation_; }
-  int local_health() const { return health_; }
+  // Lifeguard's local health score (0 = healthy), including the bulk backlog.
+  int local_health() const;
+  bool leaving() const { return leaving_; }
   const profile& settings() const { return profile_; }
   time_ms tick_interval() const { return std::max<time_ms>(1, profile_.probe_timeout / 5); }
   // Current suspicion timeout for a suspicion with `confirmations` independent confirmations.
@@ -134,7 +148,7 @@ class detector {
     std::uint64_t order = 0;  // newer updates go first among equally sent ones
   };
 
-  time_ms scaled(time_ms base) const { return base * (1 + health_); }
+  time_ms scaled(time_ms base) const { return base * (1 + local_health()); }
   void adjust_health(int delta);
   void start_probe(time_ms now);
   void enqueue_probe(const node_id& id);
@@ -154,6 +168,9 @@ class detector {
   std::uint64_t incarnation_ = 0;
   int health_ = 0;
   bool leaving_ = false;
+  bool bulk_backlog_ = false;
+  time_ms leave_started_ = 0;
+  std::set<std::uint64_t> leave_pending_;  // seqs of the leave pings not yet acknowledged
   std::uint64_t next_seq_ = 1;
   std::map<node_id, member> members_;
   std::vector<node_id> probe_order_;

@@ -68,12 +68,19 @@ struct network {
     }
   }
 
+  // With `at_deadlines`, a node ticks only when its next_deadline() has come, as the actor
+  // does; otherwise every node ticks every step.
+  bool at_deadlines = false;
+
   void run_for(time_ms duration) {
-    const time_ms step = nodes.begin()->second->tick_interval();
+    const time_ms step = at_deadlines ? 1 : nodes.begin()->second->tick_interval();
     for (time_ms end = now + duration; now < end;) {
       now += step;
       for (auto& [id, d] : nodes)
-        if (!crashed.count(id)) d->tick(now);
+        if (!crashed.count(id) && (!at_deadlines || now >= d->next_deadline())) {
+          d->tick(now);
+          if (at_deadlines) BOOST_REQUIRE_MESSAGE(d->next_deadline() > now, id << " would spin");
+        }
       drain();
       for (auto& [id, d] : nodes) max_health[id] = std::max(max_health[id], d->local_health());
     }
@@ -188,6 +195,86 @@ BOOST_AUTO_TEST_CASE(a_graceful_leave_is_left_not_dead) {
   for (auto& [id, d] : net.nodes)
     if (id != "n2") BOOST_TEST((net.state_at(id, "n2") == member_state::left), id);
   BOOST_TEST(!net.ever("n2", member_state::dead));
+}
+
+BOOST_AUTO_TEST_CASE(ticking_only_at_deadlines_detects_crashes_just_the_same) {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    network net(6, seed);
+    net.at_deadlines = true;
+    net.crashed.insert("n3");
+    const auto& d = *net.nodes.at("n0");
+    const time_ms bound = 5 * net.prof.probe_interval + d.suspicion_timeout(0) +
+                          3 * net.prof.probe_interval;
+    net.run_for(bound);
+    for (auto& [id, node] : net.nodes)
+      if (id != "n3") BOOST_TEST((net.state_at(id, "n3") == member_state::dead), "seed " << seed << " " << id);
+    BOOST_TEST(!net.ever("n1", member_state::suspect));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_leave_reaches_members_at_once_and_settles_when_acknowledged) {
+  network net(5, 21);
+  auto& leaver = *net.nodes.at("n4");
+  leaver.leave(net.now);
+  BOOST_TEST(!leaver.leave_settled(net.now));
+  net.drain();  // no time passes
+  BOOST_TEST(leaver.leave_settled(net.now));
+  int told = 0;
+  for (auto& [id, d] : net.nodes)
+    if (id != "n4" && net.state_at(id, "n4") == member_state::left) ++told;
+  BOOST_TEST(told >= net.nodes.at("n0")->retransmit_limit());
+  // Unanswered leave pings do not hold the node forever.
+  network lonely(3, 22);
+  lonely.crashed = {"n0", "n1"};
+  auto& alone = *lonely.nodes.at("n2");
+  alone.leave(lonely.now);
+  lonely.drain();
+  BOOST_TEST(!alone.leave_settled(lonely.now));
+  BOOST_TEST(alone.leave_settled(lonely.now + lonely.prof.probe_interval));
+}
+
+BOOST_AUTO_TEST_CASE(a_node_told_it_left_refutes_unless_it_is_leaving) {
+  network net(3, 23);
+  auto& n0 = *net.nodes.at("n0");
+  message claim{message_kind::ping, 1, "n1", "n0", {update{member_state::left, "n0", 0, "n1", {}}}};
+  n0.receive(claim, net.now);
+  BOOST_TEST(n0.incarnation() == 1u);
+  n0.leave(net.now);
+  claim.piggyback.front().incarnation = 1;
+  n0.receive(claim, net.now);
+  BOOST_TEST(n0.incarnation() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(outstanding_bulk_sends_count_as_load) {
+  network net(3, 25);
+  auto& n0 = *net.nodes.at("n0");
+  BOOST_TEST(n0.local_health() == 0);
+  n0.set_bulk_backlog(true);
+  BOOST_TEST(n0.local_health() == 1);
+  // The probe timeout doubles: a target that answers in 1.5x the timeout is not suspected.
+  net.cut = {{"n1", "n0"}, {"n2", "n0"}};
+  n0.tick(net.now);
+  auto out = n0.take_outbox();
+  BOOST_REQUIRE(out.size() == 1u);
+  n0.tick(net.now + net.prof.probe_timeout * 3 / 2);
+  BOOST_TEST(n0.take_outbox().empty());  // no indirect probes yet
+  n0.set_bulk_backlog(false);
+  n0.tick(net.now + net.prof.probe_timeout * 3 / 2);
+  BOOST_TEST(n0.take_outbox().size() == 1u);  // the only other member is asked to help
+}
+
+BOOST_AUTO_TEST_CASE(dead_members_can_be_forgotten_but_live_ones_cannot) {
+  network net(4, 27);
+  net.crashed.insert("n3");
+  net.run_for(5000);
+  auto& n0 = *net.nodes.at("n0");
+  n0.forget("n1");
+  BOOST_TEST(n0.members().count("n1") == 1u);
+  n0.forget("n3");
+  BOOST_TEST(n0.members().count("n3") == 0u);
+  net.run_for(3000);
+  BOOST_TEST(n0.members().count("n3") == 0u);
+  for (auto& [id, m] : n0.members()) BOOST_TEST((m.state == member_state::alive), id);
 }
 
 BOOST_AUTO_TEST_CASE(a_restarted_node_rejoins_with_a_higher_incarnation) {
