@@ -22,6 +22,49 @@ digest state::make_digest() const {
   return d;
 }
 
+std::uint64_t state::digest_hash() const {
+  // FNV-1a over the digest in id order; fields are separated so concatenations cannot collide.
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](std::string_view bytes) {
+    for (unsigned char c : bytes) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ull;
+  };
+  for (const auto& [id, r] : records_) {
+    mix(id);
+    mix(r.node_uuid);
+    mix(std::to_string(r.ver.boot_epoch));
+    mix(std::to_string(r.ver.counter));
+  }
+  return h == 0 ? 1 : h;  // 0 means "no hash" on the wire
+}
+
+delta state::diff_chunk(const digest& theirs, bool full, const node_id& after,
+                        std::size_t limit) const {
+  delta all = full ? delta{all_records(), {}, {}} : diff(theirs);
+  if (full) {
+    for (const auto& e : theirs)
+      if (e.id != self_ && !records_.count(e.id)) all.wanted.push_back(e.id);
+  }
+  delta out;
+  if (after.empty()) out.wanted = std::move(all.wanted);
+  std::size_t used = 0;
+  for (auto& r : all.records) {  // in id order: records_ is a map
+    if (!after.empty() && r.id <= after) continue;
+    auto size = r.wire_size();
+    if (!out.records.empty() && used + size > limit) {
+      out.next_after = out.records.back().id;
+      break;
+    }
+    used += size;
+    out.records.push_back(std::move(r));
+  }
+  return out;
+}
+
 delta state::diff(const digest& theirs) const {
   delta out;
   std::map<node_id, const digest_entry*> seen;

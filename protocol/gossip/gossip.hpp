@@ -42,6 +42,7 @@ using digest = std::vector<digest_entry>;
 struct delta {
   std::vector<record> records;
   std::vector<node_id> wanted;
+  node_id next_after;  // set when more records follow: ask again with this cursor
 };
 
 enum class merge_result { accepted, stale, conflict };
@@ -56,7 +57,14 @@ class state {
   void update_self(std::string info_json);
 
   digest make_digest() const;
+  // A hash of the digest: two nodes with equal hashes hold the same versions (a round that
+  // finds them equal sends nothing more).
+  std::uint64_t digest_hash() const;
   delta diff(const digest& theirs) const;
+  // One reply's worth of diff(theirs) (or of every record when `full`): records with ids after
+  // `after`, within `limit` bytes; `wanted` only in the first chunk.
+  delta diff_chunk(const digest& theirs, bool full, const node_id& after,
+                   std::size_t limit = max_chunk_bytes) const;
   std::vector<record> records_for(const std::vector<node_id>& ids) const;
   std::vector<record> all_records() const;
 

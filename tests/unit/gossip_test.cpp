@@ -149,4 +149,44 @@ BOOST_AUTO_TEST_CASE(chunks_stay_within_64_kib) {
   BOOST_TEST(chunk({}).empty());
 }
 
+BOOST_AUTO_TEST_CASE(equal_hashes_mean_equal_versions) {
+  state a("a", "ua", 1, "{}"), b("b", "ub", 1, "{}");
+  BOOST_TEST(a.digest_hash() != b.digest_hash());
+  push_pull(a, b);
+  BOOST_TEST(a.digest_hash() == b.digest_hash());
+  a.update_self("{\"load\":1}");
+  BOOST_TEST(a.digest_hash() != b.digest_hash());
+  push_pull(b, a);
+  BOOST_TEST(a.digest_hash() == b.digest_hash());
+  BOOST_TEST(a.digest_hash() != 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_diff_larger_than_a_chunk_arrives_in_order_over_several_replies) {
+  state big("big", "u0", 1, "{}"), empty("new", "u1", 1, "{}");
+  for (int i = 0; i < 60; ++i)
+    big.merge(record{name_of(i), "u", {1, 1}, std::string(3000, 'x')}, everyone_alive);
+  std::size_t replies = 0;
+  std::string after;
+  do {
+    auto part = big.diff_chunk(empty.make_digest(), false, after);
+    ++replies;
+    std::size_t bytes = 0;
+    for (const auto& r : part.records) {
+      bytes += r.wire_size();
+      BOOST_TEST((empty.merge(r, everyone_alive) == merge_result::accepted));
+    }
+    BOOST_TEST(bytes <= max_chunk_bytes);
+    BOOST_TEST((after.empty() ? part.wanted.size() == 1u : part.wanted.empty()));
+    after = part.next_after;
+  } while (!after.empty());
+  BOOST_TEST(replies == 3u);  // about 180 KB in chunks of at most 64 KiB
+  BOOST_TEST(empty.records().size() == 62u);
+  // A full (anti-entropy) exchange sends every record, whatever the digest says.
+  auto full = big.diff_chunk(empty.make_digest(), true, "", 1 << 30);
+  BOOST_TEST(full.records.size() == 61u);
+  BOOST_REQUIRE(full.wanted.size() == 1u);  // and asks for the one record it lacks
+  BOOST_TEST(full.wanted[0] == "new");
+  BOOST_TEST(big.diff_chunk(empty.make_digest(), false, "", 1 << 30).records.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
