@@ -76,6 +76,68 @@ const field_spec events_query[] = {
      "resume after this sequence number (same as the Last-Event-ID header)", {}, 0.0, {}},
 };
 
+const field_spec swim_status_reply[] = {
+    {"node_id", ft::string, true, "this node's id"},
+    {"incarnation", ft::integer, true, "this node's SWIM incarnation (raised to refute suspicion)"},
+    {"profile", ft::string, true, "SWIM timing profile: test, local, lan or wan"},
+    {"local_health", ft::integer, true, "Lifeguard's local health score; 0 is healthy"},
+    {"alive", ft::integer, true, "members alive, this node included"},
+    {"suspect", ft::integer, true, "members suspected"},
+    {"dead", ft::integer, true, "members declared dead"},
+    {"left", ft::integer, true, "members that left gracefully"},
+    {"suspicions", ft::integer, true, "suspicions this node has seen since it started"},
+    {"refutations", ft::integer, true, "times this node refuted a suspicion about itself"},
+};
+const field_spec swim_member_fields[] = {
+    {"node_id", ft::string, true, "member id"},
+    {"state", ft::string, true, "alive, suspect, dead or left"},
+    {"incarnation", ft::integer, true, "the member's incarnation as last heard"},
+    {"address", ft::string, true, "its cluster endpoint (host:port)"},
+    {"since", ft::string, true, "when it entered this state (RFC 3339)"},
+};
+const field_spec swim_members_reply[] = {
+    {"members", ft::array, true, "every member SWIM knows, this node first", swim_member_fields},
+};
+const field_spec digest_fields[] = {
+    {"node_id", ft::string, true, "origin node"},
+    {"node_uuid", ft::string, true, "the origin process's uuid"},
+    {"boot_epoch", ft::integer, true, "the origin's boot epoch", {}, 0.0, {}},
+    {"counter", ft::integer, true, "the origin's counter within the boot epoch", {}, 0.0, {}},
+};
+const field_spec record_fields[] = {
+    {"node_id", ft::string, true, "origin node"},
+    {"node_uuid", ft::string, true, "the origin process's uuid"},
+    {"boot_epoch", ft::integer, true, "the origin's boot epoch", {}, 0.0, {}},
+    {"counter", ft::integer, true, "the origin's counter within the boot epoch", {}, 0.0, {}},
+    {"info", ft::object, true, "the NodeInfo: endpoints, voter, work_types, labels, resources, version"},
+};
+const field_spec gossip_request[] = {
+    {"from", ft::string, false, "the sending node's id"},
+    {"digest_hash", ft::integer, false, "hash of the sender's digest; equal hashes answer in_sync", {}, 0.0, {}},
+    {"digest", ft::array, false, "the versions the sender holds", digest_fields},
+    {"records", ft::array, false, "records pushed to this node", record_fields},
+    {"after", ft::string, false, "continue after this node id (from a previous next_after)"},
+};
+const field_spec gossip_reply[] = {
+    {"in_sync", ft::boolean, true, "the digests matched; nothing else follows"},
+    {"records", ft::array, true, "records the sender lacks (at most 64 KiB)", record_fields},
+    {"wanted", ft::array, true, "node ids whose records this node wants"},
+    {"next_after", ft::string, false, "more records follow: ask again with after = this (null when done)"},
+};
+const field_spec gossip_peer_fields[] = {
+    {"node_id", ft::string, true, "node id"},
+    {"node_uuid", ft::string, true, "its process uuid"},
+    {"version", ft::object, true, "boot_epoch and counter of its record"},
+    {"state", ft::string, false, "SWIM's verdict: alive, suspect, dead, left (null if not yet known)"},
+    {"connection", ft::string, true, "self, connected, connecting, backoff or idle"},
+    {"info", ft::object, true, "its NodeInfo"},
+};
+const field_spec gossip_peers_reply[] = {
+    {"node_id", ft::string, true, "this node's id"},
+    {"joined", ft::boolean, true, "a seed acknowledged this node's join (true without seeds)"},
+    {"peers", ft::array, true, "every node record, this node included", gossip_peer_fields},
+};
+
 const route table[] = {
     {"admin.health", verb::get, "/admin/health", "admin", auth_kind::open, placement::local, false,
      "Liveness of this node; 503 while draining", body_kind::none, {}, {}, reply_kind::json, 200,
@@ -94,6 +156,21 @@ const route table[] = {
     {"http.openapi", verb::get, "/openapi.json", "http", auth_kind::token, placement::local, false,
      "This API as OpenAPI 3.0, generated from the route table", body_kind::none, {}, {},
      reply_kind::json, 200, {}},
+    {"swim.status", verb::get, "/swim/status", "swim", auth_kind::token, placement::local, false,
+     "This node's SWIM view in numbers", body_kind::none, {}, {}, reply_kind::json, 200,
+     swim_status_reply},
+    {"swim.members", verb::get, "/swim/members", "swim", auth_kind::token, placement::local, false,
+     "Every member with SWIM's verdict", body_kind::none, {}, {}, reply_kind::json, 200,
+     swim_members_reply},
+    {"gossip.exchange", verb::post, "/gossip", "gossip", auth_kind::token, placement::local, true,
+     "Push-pull round: send a digest (and records), get what you lack", body_kind::json,
+     gossip_request, {}, reply_kind::json, 200, gossip_reply},
+    {"gossip.anti_entropy", verb::post, "/gossip/anti-entropy", "gossip", auth_kind::token,
+     placement::local, true, "Full-state exchange: get every record, in 64 KiB chunks",
+     body_kind::json, gossip_request, {}, reply_kind::json, 200, gossip_reply},
+    {"gossip.peers", verb::get, "/gossip/peers", "gossip", auth_kind::token, placement::local, false,
+     "Every node this node knows: its NodeInfo, SWIM state and connection", body_kind::none, {},
+     {}, reply_kind::json, 200, gossip_peers_reply},
     {"events.stream", verb::get, "/events", "events", auth_kind::token, placement::local, false,
      "Server-sent events: id is this node's sequence, event the type, data the envelope; "
      "Last-Event-ID resumes, a too-old id gets event: reset",

@@ -7,6 +7,7 @@
 #include "protocol/messages/directory.hpp"
 #include "protocol/messages/events.hpp"
 #include "protocol/messages/introspection.hpp"
+#include "protocol/messages/membership.hpp"
 
 namespace p2p {
 
@@ -39,7 +40,35 @@ void register_messages(caf::actor_system_config& cfg) {
       .add_message_type<msg::introspect_request>("p2p.introspect_request")
       .add_message_type<msg::introspect_reply>("p2p.introspect_reply")
       .add_message_type<msg::console_command>("p2p.console_command")
-      .add_message_type<supervisor_stop>("p2p.supervisor_stop");
+      .add_message_type<supervisor_stop>("p2p.supervisor_stop")
+      .add_message_type<msg::identify_request>("p2p.identify_request")
+      .add_message_type<msg::node_identity>("p2p.node_identity")
+      .add_message_type<msg::routed>("p2p.routed")
+      .add_message_type<msg::peer_endpoint>("p2p.peer_endpoint")
+      .add_message_type<msg::peer_send>("p2p.peer_send")
+      .add_message_type<msg::peer_request>("p2p.peer_request")
+      .add_message_type<msg::peer_connect>("p2p.peer_connect")
+      .add_message_type<msg::peers_request>("p2p.peers_request")
+      .add_message_type<msg::peer_status>("p2p.peer_status")
+      .add_message_type<msg::peers_reply>("p2p.peers_reply")
+      .add_message_type<msg::swim_packet>("p2p.swim_packet")
+      .add_message_type<msg::swim_learn>("p2p.swim_learn")
+      .add_message_type<msg::swim_forget>("p2p.swim_forget")
+      .add_message_type<msg::swim_bulk_backlog>("p2p.swim_bulk_backlog")
+      .add_message_type<msg::swim_subscribe>("p2p.swim_subscribe")
+      .add_message_type<msg::membership_change>("p2p.membership_change")
+      .add_message_type<msg::swim_leave_request>("p2p.swim_leave_request")
+      .add_message_type<msg::swim_leave_reply>("p2p.swim_leave_reply")
+      .add_message_type<msg::swim_status_request>("p2p.swim_status_request")
+      .add_message_type<msg::swim_status_reply>("p2p.swim_status_reply")
+      .add_message_type<msg::swim_members_request>("p2p.swim_members_request")
+      .add_message_type<msg::swim_member>("p2p.swim_member")
+      .add_message_type<msg::swim_members_reply>("p2p.swim_members_reply")
+      .add_message_type<msg::gossip_exchange>("p2p.gossip_exchange")
+      .add_message_type<msg::gossip_delta>("p2p.gossip_delta")
+      .add_message_type<msg::gossip_peers_request>("p2p.gossip_peers_request")
+      .add_message_type<msg::gossip_peer>("p2p.gossip_peer")
+      .add_message_type<msg::gossip_peers_reply>("p2p.gossip_peers_reply");
 }
 
 }  // namespace p2p

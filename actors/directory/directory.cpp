@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "actors/common/api_error.hpp"
 #include "actors/common/instrumented.hpp"
 #include "protocol/common/json.hpp"
 
@@ -45,6 +46,25 @@ caf::behavior directory_actor(caf::stateful_actor<directory_state>* self) {
         return out;
       },
       [=](msg::ping& p) { return msg::pong{p.seq}; },
+      [=](msg::node_identity& id) { self->state.identity = std::move(id); },
+      [=](msg::identify_request&) -> caf::result<msg::node_identity> {
+        if (self->state.identity.node_id.empty())
+          return make_api_error(api_errc::unavailable, "this node is still starting");
+        return self->state.identity;
+      },
+      // Delivery from another node's peers actor, keeping the original sender and request id.
+      [=](msg::routed& r) -> caf::result<caf::message> {
+        if (r.to_node != self->state.identity.node_id)
+          return make_api_error(api_errc::conflict, "this cluster port belongs to node " +
+                                                        self->state.identity.node_id + ", not " + r.to_node);
+        if (!routable_domain(r.domain))
+          return make_api_error(api_errc::forbidden, "domain " + r.domain + " is not reachable from other nodes");
+        auto it = self->state.entries.find(r.domain);
+        if (it == self->state.entries.end() || !it->second.handle)
+          return make_api_error(api_errc::unavailable, r.domain + " actor is not running",
+                                R"({"retry_after_ms":1000})");
+        return self->delegate(it->second.handle, std::move(r.payload));
+      },
       [=](msg::directory_subscribe&) {
         auto sub = caf::actor_cast<caf::actor>(self->current_sender());
         if (!sub) return;

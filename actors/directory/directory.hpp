@@ -10,14 +10,22 @@
 #include <vector>
 
 #include "protocol/messages/directory.hpp"
+#include "protocol/messages/membership.hpp"
 
 namespace p2p {
 
 // Registry keys are atoms of at most 10 characters.
 constexpr caf::atom_value directory_registry_key = caf::atom("directory");
 
+// Domains other nodes may reach through `routed` messages: node-to-node protocols only, never
+// admin or the console's commands.
+inline bool routable_domain(std::string_view domain) {
+  return domain == "swim" || domain == "gossip";
+}
+
 struct directory_state {
   std::map<std::string, msg::directory_entry> entries;
+  msg::node_identity identity;  // set by the node once its cluster port is bound
   std::vector<caf::actor> subscribers;
   static inline const char* name = "directory";
 };

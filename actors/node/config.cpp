@@ -1,5 +1,7 @@
 #include "actors/node/config.hpp"
 
+#include "protocol/swim/swim.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <charconv>
@@ -79,7 +81,7 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
       "itself pass through as --caf.<key>=<value> (for example --caf.scheduler.max-threads=2).\n"
       "Options");
   std::string http_port = "8770", cluster_port = "8771", advertise, data_dir, log_level = "info";
-  std::vector<std::string> seeds, voters;
+  std::vector<std::string> seeds, voters, work_types, labels;
   std::string config_file;
   node_config cfg;
   std::string tls_cert, tls_key, tls_ca, token_file;
@@ -107,6 +109,13 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
        "host:cluster_port of nodes to join through; comma-separated, repeatable")
       ("voters", po::value(&voters)->composing(),
        "node ids of the Raft voters (the same list on every voter); comma-separated, repeatable")
+      ("swim-profile", po::value(&cfg.swim_profile)->default_value("lan"),
+       "SWIM and gossip timing: test, local, lan or wan (see README)")
+      ("work-types", po::value(&work_types)->composing(),
+       "work types this node runs, comma-separated (default selfplay,training,match; 'none' for "
+       "none)")
+      ("label", po::value(&labels)->composing(),
+       "KEY=VALUE published with this node for work requirements; repeatable")
       ("tls-cert", po::value(&tls_cert), "this node's certificate (PEM) for mutual TLS")
       ("tls-key", po::value(&tls_key), "this node's private key (PEM)")
       ("tls-ca", po::value(&tls_ca), "the cluster CA certificate (PEM)")
@@ -182,6 +191,23 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
       cfg.seeds.push_back(*seed);
     }
     cfg.voters = split_list(voters);
+    if (!swim::profile_named(cfg.swim_profile))
+      throw usage_error("--swim-profile must be test, local, lan or wan, got '" + cfg.swim_profile + "'");
+    if (!work_types.empty()) {
+      cfg.work_types = split_list(work_types);
+      if (cfg.work_types == std::vector<std::string>{"none"}) cfg.work_types.clear();
+    }
+    for (const auto& t : cfg.work_types)
+      if (t.empty() || t.size() > 64 || t.find_first_of(" \t\r\n\"\\") != std::string::npos)
+        throw usage_error("--work-types entries must be 1..64 characters without spaces or quotes, got '" + t + "'");
+    for (const auto& l : labels) {
+      auto eq = l.find('=');
+      if (eq == std::string::npos || eq == 0)
+        throw usage_error("--label must be KEY=VALUE, got '" + l + "'");
+      cfg.labels[l.substr(0, eq)] = l.substr(eq + 1);
+    }
+    if (!cfg.seeds.empty() && !cfg.cluster_port)
+      throw usage_error("--seeds needs the cluster port (it is 'off')");
     auto level = log::parse_level(log_level);
     if (!level) throw usage_error("--log-level must be trace, debug, info, warn or error");
     cfg.log_level = *level;

@@ -2,6 +2,7 @@
 // p2p-node's options: the same from the command line and from --config=FILE (INI style).
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,6 +32,9 @@ struct node_config {
   std::filesystem::path auth_token_file;
   std::vector<host_port> seeds;
   std::vector<std::string> voters;
+  std::string swim_profile = "lan";
+  std::vector<std::string> work_types{"selfplay", "training", "match"};
+  std::map<std::string, std::string> labels;
   std::filesystem::path tls_cert, tls_key, tls_ca;
   bool insecure_cluster = false;
   bool enable_protocol_routes = false;

@@ -15,6 +15,7 @@
 #include "protocol/messages/admin_codec.hpp"
 #include "protocol/messages/directory.hpp"
 #include "protocol/messages/events_codec.hpp"
+#include "protocol/messages/membership_codec.hpp"
 
 namespace p2p {
 
@@ -218,6 +219,24 @@ front_dispatcher::front_dispatcher(caf::actor_system& system, caf::actor directo
                 metrics_ptr->render(res.body);
                 return res;
               })),
+      add("swim.status", ask<msg::swim_status_request, msg::swim_status_reply>(
+                             front_, "swim", no_body<msg::swim_status_request>(), json_encoder())),
+      add("swim.members", ask<msg::swim_members_request, msg::swim_members_reply>(
+                              front_, "swim", no_body<msg::swim_members_request>(), json_encoder())),
+      add("gossip.exchange", ask<msg::gossip_exchange, msg::gossip_delta>(
+                                 front_, "gossip",
+                                 [](const http::request&, const simdjson::dom::element* body) {
+                                   return codec::decode_gossip_exchange(body, msg::exchange_kind::digest);
+                                 },
+                                 json_encoder())),
+      add("gossip.anti_entropy", ask<msg::gossip_exchange, msg::gossip_delta>(
+                                     front_, "gossip",
+                                     [](const http::request&, const simdjson::dom::element* body) {
+                                       return codec::decode_gossip_exchange(body, msg::exchange_kind::full);
+                                     },
+                                     json_encoder())),
+      add("gossip.peers", ask<msg::gossip_peers_request, msg::gossip_peers_reply>(
+                              front_, "gossip", no_body<msg::gossip_peers_request>(), json_encoder())),
       add("http.openapi",
           [this](const http::route&, const http::request&, const simdjson::dom::element*,
                  done_fn done) { done(http::json_response(200, openapi_)); }),

@@ -9,17 +9,22 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "actors/admin/admin.hpp"
 #include "actors/common/api_error.hpp"
 #include "actors/directory/directory.hpp"
 #include "actors/events/events.hpp"
+#include "actors/gossip/gossip_actor.hpp"
+#include "actors/peers/peers.hpp"
+#include "actors/swim/swim_actor.hpp"
 #include "actors/node/front.hpp"
 #include "actors/node/supervisor.hpp"
 #include "http/server.hpp"
@@ -28,6 +33,8 @@
 #include "protocol/common/json.hpp"
 #include "protocol/common/log.hpp"
 #include "protocol/messages/events.hpp"
+#include "protocol/messages/membership.hpp"
+#include "protocol/messages/node_info.hpp"
 #include "protocol/registry.hpp"
 
 namespace p2p {
@@ -36,11 +43,13 @@ namespace {
 // The one place the node's shutdown is decided: the first request sets the deadline.
 class shutdown_coordinator {
  public:
-  double request(double drain_s) {
+  // `exit_code` 1 marks a node that must not keep running (e.g. its id is taken).
+  double request(double drain_s, int exit_code = 0) {
     std::lock_guard lock(mutex_);
     if (!requested_) {
       requested_ = true;
       drain_s_ = drain_s;
+      exit_code_ = exit_code;
       requested_at_ = mono_now();
       draining_.store(true);
       cv_.notify_all();
@@ -48,6 +57,10 @@ class shutdown_coordinator {
     return drain_s_;
   }
   bool draining() const { return draining_.load(); }
+  int exit_code() {
+    std::lock_guard lock(mutex_);
+    return exit_code_;
+  }
   // Blocks until a shutdown is requested; returns the deadline.
   mono_clock::time_point wait() {
     std::unique_lock lock(mutex_);
@@ -61,6 +74,7 @@ class shutdown_coordinator {
   std::condition_variable cv_;
   bool requested_ = false;
   double drain_s_ = 0;
+  int exit_code_ = 0;
   mono_clock::time_point requested_at_;
   std::atomic<bool> draining_{false};
 };
@@ -143,25 +157,34 @@ std::string display_host(const std::string& bind_host) {
   return bind_host;
 }
 
+// Asks the supervised actor `name` and waits for its reply (used only at start and stop, never
+// on a request path). Returns the failure, or an empty string.
+template <class Reply, class Request>
+std::string ask_child(caf::actor_system& system, const caf::actor& supervisor, const std::string& name,
+                      Request request, std::chrono::milliseconds timeout) {
+  caf::scoped_actor self{system};
+  std::string failure;
+  self->request(supervisor, timeout, msg::directory_lookup{name})
+      .receive(
+          [&](caf::actor& child) {
+            if (!child) {
+              failure = "the " + name + " actor is not running";
+              return;
+            }
+            self->request(child, timeout, std::move(request))
+                .receive([](Reply&) {}, [&](caf::error& err) { failure = describe_error(err); });
+          },
+          [&](caf::error& err) { failure = describe_error(err); });
+  return failure;
+}
+
 // Publishes one of the node's own events and waits until it is recorded; a failure is logged,
 // never silent.
 void publish_node_event(caf::actor_system& system, const caf::actor& supervisor,
                         const std::string& type, std::string payload,
                         std::chrono::milliseconds timeout) {
-  caf::scoped_actor self{system};
-  std::string failure;
-  self->request(supervisor, timeout, msg::directory_lookup{"events"})
-      .receive(
-          [&](caf::actor& events) {
-            if (!events) {
-              failure = "the events actor is not running";
-              return;
-            }
-            self->request(events, timeout, msg::publish_event{type, std::move(payload)})
-                .receive([](msg::event_record&) {},
-                         [&](caf::error& err) { failure = describe_error(err); });
-          },
-          [&](caf::error& err) { failure = describe_error(err); });
+  auto failure = ask_child<msg::event_record>(system, supervisor, "events",
+                                              msg::publish_event{type, std::move(payload)}, timeout);
   if (!failure.empty())
     log::error("node", "cannot publish a node event",
                {{"type", json::quote(type)}, {"error", json::quote(failure)}});
@@ -235,6 +258,7 @@ int run_node(const node_config& cfg) {
       cluster_endpoint = cfg.advertise ? cfg.advertise->str()
                                        : host_port{display_host(cfg.cluster_host), *published}.str();
     }
+    caf::anon_send(directory, msg::node_identity{cfg.node_id, identity.node_uuid, cluster_endpoint});
 
     node_facts facts;
     facts.node_id = cfg.node_id;
@@ -255,9 +279,42 @@ int run_node(const node_config& cfg) {
     admin_context admin_ctx{facts, directory,
                             [&shutdown](double s) { return shutdown.request(s); },
                             [&shutdown] { return shutdown.draining(); }};
+    const auto profile = *swim::profile_named(cfg.swim_profile);
+    const auto random_seed = std::random_device{}();
+    peers_config peers_cfg;
+    peers_cfg.self_id = cfg.node_id;
+    peers_cfg.self_endpoint = cluster_endpoint;
+    peers_cfg.connector = cfg.tls() ? system->openssl_manager().actor_handle()
+                                    : system->middleman().actor_handle();
+    peers_cfg.directory = directory;
+    swim_config swim_cfg{cfg.node_id, cluster_endpoint, profile, random_seed, directory};
+    gossip_config gossip_cfg;
+    gossip_cfg.info.node_id = cfg.node_id;
+    gossip_cfg.info.node_uuid = identity.node_uuid;
+    gossip_cfg.info.http = http_endpoint;
+    gossip_cfg.info.cluster = cluster_endpoint;
+    gossip_cfg.info.voter = std::find(cfg.voters.begin(), cfg.voters.end(), cfg.node_id) != cfg.voters.end() ||
+                            (cfg.voters.empty() && cfg.seeds.empty());
+    gossip_cfg.info.work_types = cfg.work_types;
+    gossip_cfg.info.labels = cfg.labels;
+    gossip_cfg.info.version = P2P_VERSION;
+    gossip_cfg.info.resources.gpus = probe_gpus();
+    gossip_cfg.boot_epoch = identity.boot_epoch;
+    for (const auto& s : cfg.seeds) gossip_cfg.seeds.push_back(s.str());
+    gossip_cfg.data_dir = cfg.data_dir;
+    gossip_cfg.timing = gossip_timing_for(cfg.swim_profile);
+    gossip_cfg.seed = random_seed + 1;
+    gossip_cfg.directory = directory;
+    gossip_cfg.fatal = [&shutdown](const std::string& why) {
+      log::error("node", "cannot stay in the cluster", {{"error", json::quote(why)}});
+      shutdown.request(1.0, 1);
+    };
     std::vector<child_spec> children{
         {"events", [ev_cfg](caf::actor_system& sys) { return sys.spawn(events_actor, ev_cfg); }},
         {"admin", [admin_ctx](caf::actor_system& sys) { return sys.spawn(admin_actor, admin_ctx); }},
+        {"peers", [peers_cfg](caf::actor_system& sys) { return sys.spawn(peers_actor, peers_cfg); }},
+        {"swim", [swim_cfg](caf::actor_system& sys) { return sys.spawn(swim_actor, swim_cfg); }},
+        {"gossip", [gossip_cfg](caf::actor_system& sys) { return sys.spawn(gossip_actor, gossip_cfg); }},
     };
     supervisor = system->spawn(supervisor_actor, directory, std::move(children));
     front.emplace(*system, directory, metrics, front_options{P2P_VERSION});
@@ -306,10 +363,10 @@ int run_node(const node_config& cfg) {
   const auto deadline = shutdown.wait();
   log::info("node", "draining");
   // Whatever happens below, the process exits 0 by the deadline: a stuck actor cannot hold it.
-  std::thread([deadline] {
+  std::thread([deadline, &shutdown] {
     std::this_thread::sleep_until(deadline + std::chrono::milliseconds(250));
     log::warn("node", "drain deadline passed; exiting now");
-    std::_Exit(0);
+    std::_Exit(shutdown.exit_code());
   }).detach();
 
   {
@@ -325,6 +382,14 @@ int run_node(const node_config& cfg) {
                        std::chrono::duration_cast<std::chrono::milliseconds>(budget));
   }
   server.begin_drain();
+  if (shutdown.exit_code() == 0) {
+    // Tell the cluster we are leaving (left, not dead), within a share of the deadline. A node
+    // refused by the cluster says nothing: its id belongs to another process.
+    auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - mono_now()) / 2;
+    budget = std::clamp(budget, std::chrono::milliseconds(50), std::chrono::milliseconds(3000));
+    auto failure = ask_child<msg::swim_leave_reply>(*system, supervisor, "swim", msg::swim_leave_request{}, budget);
+    if (!failure.empty()) log::warn("node", "leave not acknowledged", {{"error", json::quote(failure)}});
+  }
   // Answer what was asked before the drain began (and any reply still being written).
   while (server.in_flight() > 0 && mono_now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -340,7 +405,7 @@ int run_node(const node_config& cfg) {
   system.reset();  // waits for every actor; the deadline thread covers a stuck one
   log::info("node", "stopped");
   ::close(lock_fd);
-  return 0;
+  return shutdown.exit_code();
 }
 
 }  // namespace p2p

@@ -139,15 +139,18 @@ struct swim_members_reply {
 
 // ---- gossip ------------------------------------------------------------------------------------
 
-// Wire (and POST /gossip, /gossip/anti-entropy): push the records the receiver may lack, and
-// ask for what we lack. `full` ignores the digest (anti-entropy). One chunk per reply:
-// `next_after` names the last record sent when more follow, and is passed back as `after`.
+// Wire (and POST /gossip, /gossip/anti-entropy). `digest`: here is what I hold (and maybe
+// records for you); answer with what I lack and what you want. `push`: records only, answered
+// with an empty delta. `full` (anti-entropy): answer with everything you hold, whatever my
+// digest says. One chunk per reply: `next_after` names the last record sent when more follow,
+// and comes back as `after`.
+enum class exchange_kind : std::uint8_t { digest, push, full };
 struct gossip_exchange {
   std::string from;
+  exchange_kind kind = exchange_kind::digest;
   std::uint64_t digest_hash = 0;  // 0 or the sender's digest hash: equal hashes end the round
   gossip::digest digest;
   std::vector<gossip::record> records;
-  bool full = false;
   std::string after;
 };
 struct gossip_delta {
@@ -203,7 +206,7 @@ template <class F> auto inspect(F& f, swim_member& x) {
 }
 template <class F> auto inspect(F& f, swim_members_reply& x) { return f(x.members); }
 template <class F> auto inspect(F& f, gossip_exchange& x) {
-  return f(x.from, x.digest_hash, x.digest, x.records, x.full, x.after);
+  return f(x.from, x.kind, x.digest_hash, x.digest, x.records, x.after);
 }
 template <class F> auto inspect(F& f, gossip_delta& x) {
   return f(x.in_sync, x.records, x.wanted, x.next_after);

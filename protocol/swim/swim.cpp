@@ -6,11 +6,12 @@
 namespace p2p::swim {
 
 std::optional<profile> profile_named(std::string_view name) {
-  // name, interval, timeout, k, lambda, suspicion mult, max mult, awareness, piggyback
-  if (name == "lan") return profile{"lan", 1000, 500, 3, 4, 4, 6, 8, 8};
-  if (name == "local") return profile{"local", 1000, 200, 1, 2, 3, 6, 8, 8};
-  if (name == "wan") return profile{"wan", 5000, 3000, 3, 4, 6, 6, 8, 8};
-  if (name == "test") return profile{"test", 100, 50, 2, 3, 4, 6, 8, 8};
+  // name, interval, timeout, k, lambda, suspicion mult, max mult, awareness, piggyback,
+  // gossip interval, gossip nodes
+  if (name == "lan") return profile{"lan", 1000, 500, 3, 4, 4, 6, 8, 8, 200, 3};
+  if (name == "local") return profile{"local", 1000, 200, 1, 2, 3, 6, 8, 8, 100, 3};
+  if (name == "wan") return profile{"wan", 5000, 3000, 3, 4, 6, 6, 8, 8, 500, 4};
+  if (name == "test") return profile{"test", 100, 50, 2, 4, 4, 6, 8, 8, 20, 3};
   return std::nullopt;
 }
 
@@ -42,6 +43,8 @@ void detector::add_member(const node_id& id, const std::string& address, time_ms
   members_.emplace(id, m);
   enqueue_probe(id);
   verdicts_.push_back({id, member_state::alive, 0, now});
+  // A node that was alone probes its first member now rather than after a whole interval.
+  if (!probe_ && members_.size() == 1) next_probe_at_ = std::min(next_probe_at_, now);
 }
 
 void detector::enqueue_probe(const node_id& id) {
@@ -243,7 +246,25 @@ void detector::finish_probe(time_ms now) {
     apply(update{member_state::suspect, p.target, it->second.incarnation, self_, {}}, now);
 }
 
+// memberlist's gossip: queued updates go to a few random members every gossip interval, besides
+// riding on probes, so news spreads in a fraction of a probe interval.
+void detector::gossip(time_ms now) {
+  if (now < next_gossip_at_) return;
+  next_gossip_at_ = now + profile_.gossip_interval;
+  if (broadcasts_.empty()) return;
+  std::vector<node_id> targets;
+  for (const auto& [id, m] : members_)
+    if (m.state == member_state::alive || m.state == member_state::suspect) targets.push_back(id);
+  std::shuffle(targets.begin(), targets.end(), rng_);
+  targets.resize(std::min<std::size_t>(targets.size(), static_cast<std::size_t>(profile_.gossip_nodes)));
+  for (const auto& t : targets) {
+    if (broadcasts_.empty()) break;
+    send(t, message{message_kind::gossip, 0, {}, {}, {}});
+  }
+}
+
 void detector::tick(time_ms now) {
+  gossip(now);
   if (probe_) {
     if (!probe_->acked && !probe_->indirect_sent &&
         now - probe_->started >= scaled(profile_.probe_timeout)) {
@@ -309,6 +330,8 @@ void detector::receive(const message& msg, time_ms now) {
     case message_kind::nack:
       if (probe_ && msg.seq == probe_->seq) ++probe_->nacks_received;
       return;
+    case message_kind::gossip:
+      return;
   }
 }
 
@@ -343,6 +366,7 @@ void detector::forget(const node_id& id) {
 
 time_ms detector::next_deadline() const {
   time_ms next = next_probe_at_;
+  if (!broadcasts_.empty()) next = std::min(next, next_gossip_at_);
   if (probe_) {
     next = probe_->started + scaled(profile_.probe_interval);
     if (!probe_->acked && !probe_->indirect_sent)

@@ -32,6 +32,8 @@ struct profile {
   int suspicion_max_mult;    // SuspicionMaxTimeoutMult
   int awareness_max;         // AwarenessMaxMultiplier
   std::size_t max_piggyback; // updates carried per message
+  time_ms gossip_interval;   // GossipInterval: queued updates also go out this often...
+  int gossip_nodes;          // GossipNodes: ...to this many random members
   // Lifeguard's three extensions (local health, confirmed suspicions with nacks, the buddy
   // system); off gives plain SWIM, kept for comparison.
   bool lifeguard = true;
@@ -52,7 +54,8 @@ struct update {
   std::string address;  // for alive claims: where the node listens
 };
 
-enum class message_kind { ping, ack, ping_req, nack };
+// `gossip` carries only piggybacked updates and needs no answer.
+enum class message_kind { ping, ack, ping_req, nack, gossip };
 
 struct message {
   message_kind kind = message_kind::ping;
@@ -151,6 +154,7 @@ class detector {
   time_ms scaled(time_ms base) const { return base * (1 + local_health()); }
   void adjust_health(int delta);
   void start_probe(time_ms now);
+  void gossip(time_ms now);
   void enqueue_probe(const node_id& id);
   void finish_probe(time_ms now);
   void send(const node_id& to, message m);
@@ -176,6 +180,7 @@ class detector {
   std::vector<node_id> probe_order_;
   std::size_t probe_index_ = 0;
   time_ms next_probe_at_ = 0;
+  time_ms next_gossip_at_ = 0;
   std::optional<probe> probe_;
   std::map<std::uint64_t, relay> relays_;  // by our seq
   std::vector<queued_update> broadcasts_;

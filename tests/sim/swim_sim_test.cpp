@@ -49,7 +49,7 @@ BOOST_AUTO_TEST_CASE(an_update_reaches_256_nodes_within_3_log2_n_rounds) {
   auto prof = *swim::profile_named("test");
   const auto rounds = static_cast<time_ms>(std::ceil(3 * std::log2(n)));
   int within = 0, runs = 0;
-  for (auto seed : seeds(schedules(200) / 4)) {
+  for (auto seed : seeds(schedules(200))) {
     swim_cluster c(n, prof, seed, 0.0, 5);
     const std::size_t leaver = seed % n;
     c.node(leaver).leave(0);
@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(lifeguard_spares_healthy_nodes_from_a_slow_nodes_accusation
     auto prof = *swim::profile_named("test");
     prof.lifeguard = lifeguard;
     std::size_t false_deaths = 0;
-    for (auto seed : seeds(std::max(1, schedules(200) / 4))) {
+    for (auto seed : seeds(std::max(1, schedules(200) / 2))) {
       swim_cluster c(16, prof, seed, 0.0, 5);
       const std::size_t slow = seed % 16;
       c.slow(slow, 80);

@@ -120,7 +120,7 @@ BOOST_AUTO_TEST_CASE(suspicion_timeout_shrinks_with_confirmations) {
   BOOST_TEST(d.suspicion_timeout(1) < d.suspicion_timeout(0));
   BOOST_TEST(d.suspicion_timeout(2) == 400);
   BOOST_TEST(d.suspicion_timeout(5) == 400);
-  BOOST_TEST(d.retransmit_limit() == 3 * 1);  // lambda * ceil(log10(8 + 1))
+  BOOST_TEST(d.retransmit_limit() == 4 * 1);  // lambda * ceil(log10(8 + 1))
 }
 
 BOOST_AUTO_TEST_CASE(a_healthy_cluster_stays_alive) {
