@@ -7,11 +7,11 @@ namespace p2p::swim {
 
 std::optional<profile> profile_named(std::string_view name) {
   // name, interval, timeout, k, lambda, suspicion mult, max mult, awareness, piggyback,
-  // gossip interval, gossip nodes
-  if (name == "lan") return profile{"lan", 1000, 500, 3, 4, 4, 6, 8, 8, 200, 3};
-  if (name == "local") return profile{"local", 1000, 200, 1, 2, 3, 6, 8, 8, 100, 3};
-  if (name == "wan") return profile{"wan", 5000, 3000, 3, 4, 6, 6, 8, 8, 500, 4};
-  if (name == "test") return profile{"test", 100, 50, 2, 4, 4, 6, 8, 8, 20, 3};
+  // gossip interval, gossip nodes, push-pull interval
+  if (name == "lan") return profile{"lan", 1000, 500, 3, 4, 4, 6, 8, 8, 200, 3, 30'000};
+  if (name == "local") return profile{"local", 1000, 200, 1, 2, 3, 6, 8, 8, 100, 3, 15'000};
+  if (name == "wan") return profile{"wan", 5000, 3000, 3, 4, 6, 6, 8, 8, 500, 4, 60'000};
+  if (name == "test") return profile{"test", 100, 50, 2, 4, 4, 6, 8, 8, 20, 3, 3'000};
   return std::nullopt;
 }
 
@@ -27,7 +27,7 @@ std::string_view state_name(member_state s) {
 
 detector::detector(node_id self, std::string address, profile p, std::uint64_t seed, time_ms now)
     : self_(std::move(self)), address_(std::move(address)), profile_(std::move(p)), rng_(seed),
-      next_probe_at_(now) {}
+      next_probe_at_(now), next_sync_at_(now + profile_.push_pull_interval) {}
 
 void detector::add_member(const node_id& id, const std::string& address, time_ms now) {
   if (id == self_) return;
@@ -43,8 +43,10 @@ void detector::add_member(const node_id& id, const std::string& address, time_ms
   members_.emplace(id, m);
   enqueue_probe(id);
   verdicts_.push_back({id, member_state::alive, 0, now});
-  // A node that was alone probes its first member now rather than after a whole interval.
+  // A node that was alone probes its first member now rather than after a whole interval, and
+  // exchanges state with it at once (a restarted node learns what others think of it).
   if (!probe_ && members_.size() == 1) next_probe_at_ = std::min(next_probe_at_, now);
+  if (members_.size() == 1) next_sync_at_ = now;
 }
 
 void detector::enqueue_probe(const node_id& id) {
@@ -263,8 +265,34 @@ void detector::gossip(time_ms now) {
   }
 }
 
+std::vector<update> detector::full_state() const {
+  std::vector<update> out;
+  out.reserve(members_.size() + 1);
+  out.push_back(update{leaving_ ? member_state::left : member_state::alive, self_, incarnation_, self_, address_});
+  for (const auto& [id, m] : members_) out.push_back(update{m.state, id, m.incarnation, self_, m.address});
+  return out;
+}
+
+// As memberlist's mergeState: a remote "dead" only makes us suspect (our own timer decides),
+// everything else applies as a claim from the sender.
+void detector::merge_state(const message& m, time_ms now) {
+  for (auto u : m.piggyback) {
+    if (u.state == member_state::dead) u.state = member_state::suspect;
+    u.from = m.from;
+    apply(u, now);
+  }
+}
+
 void detector::tick(time_ms now) {
   gossip(now);
+  if (now >= next_sync_at_) {
+    next_sync_at_ = now + profile_.push_pull_interval;
+    auto peers = live_peers({});
+    if (!peers.empty()) {
+      auto target = peers[std::uniform_int_distribution<std::size_t>(0, peers.size() - 1)(rng_)];
+      send(target, message{message_kind::sync, 0, {}, {}, full_state()});
+    }
+  }
   if (probe_) {
     if (!probe_->acked && !probe_->indirect_sent &&
         now - probe_->started >= scaled(profile_.probe_timeout)) {
@@ -302,6 +330,12 @@ void detector::tick(time_ms now) {
 }
 
 void detector::receive(const message& msg, time_ms now) {
+  if (msg.kind == message_kind::sync || msg.kind == message_kind::sync_reply) {
+    merge_state(msg, now);
+    if (msg.kind == message_kind::sync)
+      send(msg.from, message{message_kind::sync_reply, 0, {}, {}, full_state()});
+    return;
+  }
   for (const auto& u : msg.piggyback) apply(u, now);
   switch (msg.kind) {
     case message_kind::ping:
@@ -331,6 +365,8 @@ void detector::receive(const message& msg, time_ms now) {
       if (probe_ && msg.seq == probe_->seq) ++probe_->nacks_received;
       return;
     case message_kind::gossip:
+    case message_kind::sync:
+    case message_kind::sync_reply:
       return;
   }
 }
@@ -365,7 +401,7 @@ void detector::forget(const node_id& id) {
 }
 
 time_ms detector::next_deadline() const {
-  time_ms next = next_probe_at_;
+  time_ms next = std::min(next_probe_at_, next_sync_at_);
   if (!broadcasts_.empty()) next = std::min(next, next_gossip_at_);
   if (probe_) {
     next = probe_->started + scaled(profile_.probe_interval);

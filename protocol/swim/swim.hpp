@@ -34,6 +34,7 @@ struct profile {
   std::size_t max_piggyback; // updates carried per message
   time_ms gossip_interval;   // GossipInterval: queued updates also go out this often...
   int gossip_nodes;          // GossipNodes: ...to this many random members
+  time_ms push_pull_interval; // PushPullInterval: full state exchange with one random member
   // Lifeguard's three extensions (local health, confirmed suspicions with nacks, the buddy
   // system); off gives plain SWIM, kept for comparison.
   bool lifeguard = true;
@@ -54,8 +55,9 @@ struct update {
   std::string address;  // for alive claims: where the node listens
 };
 
-// `gossip` carries only piggybacked updates and needs no answer.
-enum class message_kind { ping, ack, ping_req, nack, gossip };
+// `gossip` carries only piggybacked updates and needs no answer. `sync` carries the sender's
+// whole membership and is answered by a `sync_reply` with the receiver's (push-pull).
+enum class message_kind { ping, ack, ping_req, nack, gossip, sync, sync_reply };
 
 struct message {
   message_kind kind = message_kind::ping;
@@ -155,6 +157,8 @@ class detector {
   void adjust_health(int delta);
   void start_probe(time_ms now);
   void gossip(time_ms now);
+  std::vector<update> full_state() const;
+  void merge_state(const message& m, time_ms now);
   void enqueue_probe(const node_id& id);
   void finish_probe(time_ms now);
   void send(const node_id& to, message m);
@@ -181,6 +185,7 @@ class detector {
   std::size_t probe_index_ = 0;
   time_ms next_probe_at_ = 0;
   time_ms next_gossip_at_ = 0;
+  time_ms next_sync_at_ = 0;
   std::optional<probe> probe_;
   std::map<std::uint64_t, relay> relays_;  // by our seq
   std::vector<queued_update> broadcasts_;

@@ -253,14 +253,18 @@ BOOST_AUTO_TEST_CASE(outstanding_bulk_sends_count_as_load) {
   BOOST_TEST(n0.local_health() == 1);
   // The probe timeout doubles: a target that answers in 1.5x the timeout is not suspected.
   net.cut = {{"n1", "n0"}, {"n2", "n0"}};
+  auto sent = [&](message_kind kind) {
+    std::size_t n = 0;
+    for (const auto& o : n0.take_outbox()) n += o.msg.kind == kind;
+    return n;
+  };
   n0.tick(net.now);
-  auto out = n0.take_outbox();
-  BOOST_REQUIRE(out.size() == 1u);
+  BOOST_REQUIRE(sent(message_kind::ping) == 1u);
   n0.tick(net.now + net.prof.probe_timeout * 3 / 2);
-  BOOST_TEST(n0.take_outbox().empty());  // no indirect probes yet
+  BOOST_TEST(sent(message_kind::ping_req) == 0u);  // no indirect probes yet
   n0.set_bulk_backlog(false);
   n0.tick(net.now + net.prof.probe_timeout * 3 / 2);
-  BOOST_TEST(n0.take_outbox().size() == 1u);  // the only other member is asked to help
+  BOOST_TEST(sent(message_kind::ping_req) == 1u);  // the only other member is asked to help
 }
 
 BOOST_AUTO_TEST_CASE(dead_members_can_be_forgotten_but_live_ones_cannot) {
@@ -275,6 +279,46 @@ BOOST_AUTO_TEST_CASE(dead_members_can_be_forgotten_but_live_ones_cannot) {
   net.run_for(3000);
   BOOST_TEST(n0.members().count("n3") == 0u);
   for (auto& [id, m] : n0.members()) BOOST_TEST((m.state == member_state::alive), id);
+}
+
+BOOST_AUTO_TEST_CASE(push_pull_tells_a_member_what_it_missed) {
+  network net(4, 29);
+  net.crashed.insert("n3");
+  net.run_for(1500);
+  BOOST_REQUIRE((net.state_at("n1", "n3") == member_state::dead));
+  // A newcomer that holds everyone alive gets n1's state: n1's "dead" only makes it suspect
+  // (its own timer decides), and it learns of members it had not heard of.
+  net.start("n4", 41);
+  auto& n4 = *net.nodes.at("n4");
+  n4.add_member("n3", address_of("n3"), net.now);
+  message sync{message_kind::sync, 0, "n1", {}, {}};
+  for (const auto& [id, m] : net.nodes.at("n1")->members())
+    sync.piggyback.push_back(update{m.state, id, m.incarnation, "n1", m.address});
+  sync.piggyback.push_back(update{member_state::alive, "n1", 0, "n1", address_of("n1")});
+  n4.receive(sync, net.now);
+  BOOST_TEST((n4.members().at("n3").state == member_state::suspect));
+  BOOST_TEST((n4.members().at("n0").state == member_state::alive));
+  BOOST_TEST(n4.members().size() == 4u);
+  // It answers with its own state.
+  auto out = n4.take_outbox();
+  BOOST_TEST((std::any_of(out.begin(), out.end(), [](const outgoing& o) {
+    return o.to == "n1" && o.msg.kind == message_kind::sync_reply;
+  })));
+  net.run_for(n4.suspicion_timeout(0));
+  BOOST_TEST((net.state_at("n4", "n3") == member_state::dead));
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_node_learns_it_was_dead_from_its_first_exchange) {
+  network net(4, 31);
+  net.crashed.insert("n3");
+  net.run_for(5000);
+  net.crashed.erase("n3");
+  net.start("n3", 77);
+  auto& fresh = *net.nodes.at("n3");
+  fresh.add_member("n0", address_of("n0"), net.now);
+  fresh.tick(net.now);  // its first member: probe and state exchange at once
+  net.drain();
+  BOOST_TEST(fresh.incarnation() >= 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_restarted_node_rejoins_with_a_higher_incarnation) {
