@@ -166,8 +166,13 @@ node_process::node_process(std::vector<std::string> extra_args,
     owned_dir_ = std::make_unique<temp_dir>("p2p-node");
     data_dir_ = owned_dir_->path();
   }
-  std::vector<std::string> args{"--data-dir=" + data_dir_.string(), "--http-port=0",
-                                "--cluster-port=0"};
+  std::vector<std::string> args{"--data-dir=" + data_dir_.string()};
+  // OS-chosen ports unless the caller names them.
+  for (const char* port : {"--http-port", "--cluster-port"}) {
+    bool given = false;
+    for (const auto& a : extra_args) given = given || a.rfind(port, 0) == 0;
+    if (!given) args.push_back(std::string(port) + "=0");
+  }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   process_ = std::make_unique<child_process>(node_binary(), args);
   auto line = process_->wait_for_stderr("\"msg\":\"ready\"", std::chrono::seconds(30));
@@ -191,6 +196,60 @@ local_cluster::local_cluster(int count, const std::vector<std::string>& args_for
 local_cluster::~local_cluster() {
   for (auto& n : nodes_) n->process().signal(SIGTERM);
   for (auto& n : nodes_) n->process().wait_exit(std::chrono::seconds(15));
+}
+
+joined_cluster::joined_cluster(int count, std::vector<std::string> extra_args)
+    : extra_args_(std::move(extra_args)) {
+  for (int i = 0; i < count; ++i) {
+    dirs_.push_back(std::make_unique<temp_dir>("p2p-cluster"));
+    nodes_.push_back(nullptr);
+  }
+  for (int i = 0; i < count; ++i) restart(static_cast<std::size_t>(i));
+}
+
+joined_cluster::~joined_cluster() {
+  for (auto& n : nodes_)
+    if (n) n->process().signal(SIGTERM);
+  for (auto& n : nodes_)
+    if (n) n->process().wait_exit(std::chrono::seconds(15));
+  nodes_.clear();  // before the data dirs go
+}
+
+std::string joined_cluster::id(std::size_t i) {
+  std::string n = i < 10 ? "n0" : "n";
+  n.append(std::to_string(i));
+  return n;
+}
+
+std::vector<std::string> joined_cluster::args_for(std::size_t i) const {
+  std::vector<std::string> args{"--node-id=" + id(i), "--auth-token=" + token_};
+  for (std::size_t s = 0; s < nodes_.size(); ++s)
+    if (s != i && nodes_[s]) {
+      args.push_back("--seeds=" + nodes_[s]->info().cluster);
+      break;
+    }
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  return args;
+}
+
+void joined_cluster::kill(std::size_t i) {
+  if (!nodes_.at(i)) return;
+  nodes_[i]->process().signal(SIGKILL);
+  nodes_[i]->process().wait_exit(std::chrono::seconds(15));
+  nodes_[i].reset();
+}
+
+std::optional<int> joined_cluster::stop(std::size_t i) {
+  if (!nodes_.at(i)) return std::nullopt;
+  nodes_[i]->process().signal(SIGTERM);
+  auto code = nodes_[i]->process().wait_exit(std::chrono::seconds(30));
+  nodes_[i].reset();
+  return code;
+}
+
+void joined_cluster::restart(std::size_t i) {
+  kill(i);
+  nodes_[i] = std::make_unique<node_process>(args_for(i), dirs_[i]->path());
 }
 
 std::string node_process::token() const {

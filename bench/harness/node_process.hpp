@@ -103,6 +103,33 @@ class local_cluster {
   std::vector<std::unique_ptr<node_process>> nodes_;
 };
 
+// Nodes joined into one cluster: node 0 starts alone, the others join through it (--seeds).
+// Node ids are n00, n01, ...; every node has its own data dir, kept across restarts.
+class joined_cluster {
+ public:
+  joined_cluster(int count, std::vector<std::string> extra_args);
+  ~joined_cluster();
+  node_process& operator[](std::size_t i) { return *nodes_.at(i); }
+  std::size_t size() const { return nodes_.size(); }
+  bool running(std::size_t i) const { return nodes_.at(i) != nullptr; }
+  static std::string id(std::size_t i);
+  const std::string& token() const { return token_; }
+  // SIGKILL, and waits for the exit.
+  void kill(std::size_t i);
+  // SIGTERM, and waits for the exit code.
+  std::optional<int> stop(std::size_t i);
+  // Starts node i again on its data dir (new ports), joining through node 0 (or node 1 when
+  // node 0 is down).
+  void restart(std::size_t i);
+
+ private:
+  std::vector<std::string> args_for(std::size_t i) const;
+  std::vector<std::string> extra_args_;
+  std::string token_ = "joined-cluster-token";
+  std::vector<std::unique_ptr<temp_dir>> dirs_;
+  std::vector<std::unique_ptr<node_process>> nodes_;
+};
+
 std::string node_binary();
 
 // Polls `condition` every 20 ms until it holds (true) or the deadline passes (false): for state
