@@ -27,6 +27,8 @@
 #include "protocol/messages/events.hpp"
 #include "protocol/messages/events_codec.hpp"
 #include "protocol/messages/introspection.hpp"
+#include "protocol/messages/membership.hpp"
+#include "protocol/messages/membership_codec.hpp"
 #include "protocol/registry.hpp"
 
 namespace p2p::console {
@@ -101,13 +103,32 @@ std::string pretty(std::string_view text) {
   return out;
 }
 
-const char* const command_names[] = {"actors", "inspect", "health", "events", "send", "help", "quit"};
+// Columns as wide as their widest cell, two spaces apart.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line.append(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+const char* const command_names[] = {"actors", "inspect", "health", "members", "events", "send", "help", "quit"};
 
 const char* help_text =
     "commands:\n"
     "  actors                      every actor: name, mailbox, handled, restarts, state\n"
     "  inspect ACTOR               one actor's full state as JSON, and its safe commands\n"
     "  health                      the node's health\n"
+    "  members                     SWIM's members: state, incarnation, address, connection\n"
     "  events tail [TYPES]         live events (comma-separated types), until Ctrl-C\n"
     "  send ACTOR COMMAND [ARGS]   run a command the actor declares safe (see inspect)\n"
     "  help                        this text\n"
@@ -128,6 +149,7 @@ class session {
     if (cmd == "actors" && words.size() == 1) return actors();
     if (cmd == "inspect" && words.size() == 2) return inspect(words[1]);
     if (cmd == "health" && words.size() == 1) return health();
+    if (cmd == "members" && words.size() == 1) return members();
     if (cmd == "events" && words.size() >= 2 && words.size() <= 3 && words[1] == "tail")
       return tail(words.size() == 3 ? words[2] : "");
     if (cmd == "send" && words.size() >= 3)
@@ -262,6 +284,31 @@ class session {
     if (!reply) return fail("no health answer: " + last_error_);
     auto text = codec::encode(*reply);
     std::cout << (opts_.json ? text : pretty(text)) << "\n";
+    return exit_ok;
+  }
+
+  int members() {
+    auto swim = find("swim");
+    if (!swim) return exit_command_failed;
+    auto reply = ask<msg::swim_members_reply>(*swim, msg::swim_members_request{});
+    if (!reply) return fail("no members answer: " + last_error_);
+    if (opts_.json) {
+      std::cout << codec::encode(*reply) << "\n";
+      return exit_ok;
+    }
+    // The connection column comes from the peers actor; without it the table still stands.
+    std::map<std::string, std::string> connections;
+    if (auto peers = find("peers"))
+      if (auto listed = ask<msg::peers_reply>(*peers, msg::peers_request{}))
+        for (const auto& p : listed->peers) connections[p.node_id] = p.connection;
+    std::vector<std::vector<std::string>> rows{{"NODE", "STATE", "INCARNATION", "ADDRESS", "CONNECTION", "SINCE"}};
+    for (std::size_t i = 0; i < reply->members.size(); ++i) {
+      const auto& m = reply->members[i];
+      auto c = connections.find(m.node_id);
+      rows.push_back({m.node_id, m.state, std::to_string(m.incarnation), m.address,
+                      i == 0 ? "self" : (c == connections.end() ? "idle" : c->second), m.since});
+    }
+    print_table(rows);
     return exit_ok;
   }
 

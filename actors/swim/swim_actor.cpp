@@ -11,6 +11,7 @@
 #include "protocol/messages/directory.hpp"
 #include "protocol/messages/events.hpp"
 #include "protocol/messages/membership.hpp"
+#include "protocol/messages/membership_codec.hpp"
 
 namespace p2p {
 namespace {
@@ -180,20 +181,7 @@ caf::behavior swim_actor(caf::stateful_actor<swim_state>* self, swim_config cfg)
   };
   std::vector<safe_command> commands{
       safe<msg::swim_members_request, msg::swim_members_reply>(
-          "members", "", no_args, [](const msg::swim_members_reply& r) {
-            json::writer w;
-            w.begin_object().key("members").begin_array();
-            for (const auto& m : r.members)
-              w.begin_object()
-                  .field("node_id", m.node_id)
-                  .field("state", m.state)
-                  .field("incarnation", m.incarnation)
-                  .field("address", m.address)
-                  .field("since", m.since)
-                  .end_object();
-            w.end_array().end_object();
-            return w.take();
-          }),
+          "members", "", no_args, [](const msg::swim_members_reply& r) { return codec::encode(r); }),
   };
   return instrumented(
       self, "swim", summary, std::move(commands),

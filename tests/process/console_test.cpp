@@ -37,7 +37,7 @@ BOOST_AUTO_TEST_CASE(one_shot_commands_answer_from_the_actors) {
   node_process node;
   auto actors = run_console(with(node, {"-c", "actors"}));
   BOOST_TEST(actors.exit_code == 0, actors.err);
-  for (auto name : {"directory", "admin", "events", "front", "supervisor"})
+  for (auto name : {"directory", "admin", "events", "front", "supervisor", "peers", "swim", "gossip"})
     BOOST_TEST(actors.out.find(std::string("\n") + name + " ") != std::string::npos, name);
   BOOST_TEST(actors.out.find("MAILBOX") != std::string::npos);
 
@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(one_shot_commands_answer_from_the_actors) {
       BOOST_TEST(!row["state"].get(state));  // each state summary is a JSON object
     }
   }
-  BOOST_TEST(running == 5u);
+  BOOST_TEST(running == 8u);
 
   auto admin = run_console(with(node, {"--json", "-c", "inspect admin"}));
   BOOST_TEST(admin.exit_code == 0);
@@ -76,6 +76,30 @@ BOOST_AUTO_TEST_CASE(one_shot_commands_answer_from_the_actors) {
   BOOST_TEST(changed.out.find("\"level\": \"warn\"") != std::string::npos, changed.out);
   auto status = http_call(node.http(), "GET", "/status", "", {{"Authorization", "Bearer " + node.token()}});
   BOOST_TEST(status.body.find("\"log_level\":\"warn\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(members_shows_swims_view_with_connections) {
+  joined_cluster c(2, {"--swim-profile=local"});
+  const std::vector<std::string> base{"--data-dir=" + c[0].data_dir().string()};
+  auto args = [&](std::vector<std::string> more) {
+    auto all = base;
+    all.insert(all.end(), more.begin(), more.end());
+    return all;
+  };
+  BOOST_REQUIRE(eventually(30s, [&] {
+    auto listed = run_console(args({"--json", "-c", "members"}));
+    return listed.exit_code == 0 && listed.out.find("\"node_id\":\"n01\",\"state\":\"alive\"") != std::string::npos;
+  }));
+  auto table = run_console(args({"-c", "members"}));
+  BOOST_TEST(table.exit_code == 0, table.err);
+  BOOST_TEST(table.out.rfind("NODE", 0) == 0u, table.out);
+  auto line_of = [&](const std::string& id) {
+    auto at = table.out.find("\n" + id + " ");
+    return at == std::string::npos ? std::string() : table.out.substr(at + 1, table.out.find('\n', at + 1) - at - 1);
+  };
+  BOOST_TEST(line_of("n00").find("self") != std::string::npos, table.out);
+  BOOST_TEST(line_of("n01").find("alive") != std::string::npos, table.out);
+  BOOST_TEST(line_of("n01").find("connected") != std::string::npos, table.out);
 }
 
 BOOST_AUTO_TEST_CASE(failures_have_distinct_exit_codes) {

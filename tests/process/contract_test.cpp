@@ -49,9 +49,78 @@ struct contract_fixture {
   std::string token = node.token();
 };
 
+// Every route of the table (protocol routes too when the node answers them) refuses bad input
+// with 400 naming the field.
+void check_bad_input(node_process& node, const std::string& token, bool protocol_routes) {
+  for (const auto& r : p2p::http::route_table()) {
+    if (r.protocol != protocol_routes) continue;
+    const std::string id(r.id), path(r.path), m = method_of(r);
+    if (r.body == p2p::http::body_kind::none) {
+      if (r.reply != p2p::http::reply_kind::event_stream) {
+        auto reply = http_call(node.http(), m, path, R"({"x":1})", bearer(token));
+        BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " with a body") == "body");
+      }
+    } else {
+      auto reply = http_call(node.http(), m, path, R"({"level": )", bearer(token));
+      BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " malformed") == "body");
+      reply = http_call(node.http(), m, path, R"({"no_such_field": 1})", bearer(token));
+      BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " unknown field") ==
+                 "no_such_field");
+      reply = http_call(node.http(), m, path, "[1,2]", bearer(token));
+      BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " array body") == "body");
+      for (const auto& f : r.request_fields) {
+        // A value of the wrong type for each declared field.
+        std::string wrong = f.type == p2p::http::field_type::string ? "12" : "\"text\"";
+        reply = http_call(node.http(), m, path, "{\"" + std::string(f.name) + "\":" + wrong + "}",
+                          bearer(token));
+        BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " " + std::string(f.name)) ==
+                   std::string(f.name));
+      }
+    }
+    auto reply = http_call(node.http(), m, path + "?definitely_unknown=1", "", bearer(token));
+    BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " unknown query") ==
+               "definitely_unknown");
+  }
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(contract)
+
+BOOST_FIXTURE_TEST_CASE(bad_bodies_and_queries_get_400_naming_the_field, contract_fixture) {
+  check_bad_input(node, token, false);
+}
+
+BOOST_AUTO_TEST_CASE(protocol_routes_answer_when_enabled_and_check_their_input) {
+  node_process node({"--enable-protocol-routes", "--node-id=solo"});
+  const auto token = node.token();
+  check_bad_input(node, token, true);
+  // A push-pull round from an unknown node: it gets this node's record and a wish list.
+  auto round = http_call(node.http(), "POST", "/gossip",
+                         R"({"from":"visitor","digest":[{"node_id":"visitor","node_uuid":"u-1","boot_epoch":1,"counter":4}]})",
+                         bearer(token));
+  BOOST_TEST(round.status == 200, round.body);
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  BOOST_REQUIRE(!p.parse(round.body).get(doc));
+  BOOST_TEST(doc["records"].get_array().value().size() == 1u);
+  BOOST_TEST(std::string_view(doc["records"].at(0)["node_id"].get_string().value()) == "solo");
+  BOOST_TEST(std::string_view(doc["wanted"].at(0).get_string().value()) == "visitor");
+  // Pushed records are kept and listed; anti-entropy returns everything.
+  auto push = http_call(node.http(), "POST", "/gossip",
+                        R"({"from":"visitor","records":[{"node_id":"visitor","node_uuid":"u-1","boot_epoch":1,"counter":4,)"
+                        R"("info":{"node_id":"visitor","node_uuid":"u-1","cluster":"127.0.0.1:9","work_types":["match"]}}]})",
+                        bearer(token));
+  BOOST_TEST(push.status == 200, push.body);
+  auto all = http_call(node.http(), "POST", "/gossip/anti-entropy", "{}", bearer(token));
+  BOOST_TEST(all.status == 200);
+  BOOST_TEST(all.body.find("\"visitor\"") != std::string::npos, all.body);
+  auto peers = http_call(node.http(), "GET", "/gossip/peers", "", bearer(token));
+  BOOST_TEST(peers.body.find("\"work_types\":[\"match\"]") != std::string::npos, peers.body);
+  // The same digest hash as this node's answers in_sync; a stale one gets the difference.
+  auto stale = http_call(node.http(), "POST", "/gossip", R"({"digest_hash":1,"digest":[]})", bearer(token));
+  BOOST_TEST(stale.body.find("\"in_sync\":false") != std::string::npos, stale.body);
+}
 
 BOOST_FIXTURE_TEST_CASE(every_route_requires_its_token, contract_fixture) {
   for (const auto& r : p2p::http::route_table()) {
@@ -84,38 +153,6 @@ BOOST_FIXTURE_TEST_CASE(unknown_paths_get_404, contract_fixture) {
   for (auto path : {"/nope", "/admin", "/admin/health/x", "/work/unknown"}) {
     auto reply = http_call(node.http(), "GET", path, "", bearer(token));
     check_envelope(reply, 404, "not_found", path);
-  }
-}
-
-BOOST_FIXTURE_TEST_CASE(bad_bodies_and_queries_get_400_naming_the_field, contract_fixture) {
-  for (const auto& r : p2p::http::route_table()) {
-    if (r.protocol) continue;
-    const std::string id(r.id), path(r.path), m = method_of(r);
-    if (r.body == p2p::http::body_kind::none) {
-      if (r.reply != p2p::http::reply_kind::event_stream) {
-        auto reply = http_call(node.http(), m, path, R"({"x":1})", bearer(token));
-        BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " with a body") == "body");
-      }
-    } else {
-      auto reply = http_call(node.http(), m, path, R"({"level": )", bearer(token));
-      BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " malformed") == "body");
-      reply = http_call(node.http(), m, path, R"({"no_such_field": 1})", bearer(token));
-      BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " unknown field") ==
-                 "no_such_field");
-      reply = http_call(node.http(), m, path, "[1,2]", bearer(token));
-      BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " array body") == "body");
-      for (const auto& f : r.request_fields) {
-        // A value of the wrong type for each declared field.
-        std::string wrong = f.type == p2p::http::field_type::string ? "12" : "\"text\"";
-        reply = http_call(node.http(), m, path, "{\"" + std::string(f.name) + "\":" + wrong + "}",
-                          bearer(token));
-        BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " " + std::string(f.name)) ==
-                   std::string(f.name));
-      }
-    }
-    auto reply = http_call(node.http(), m, path + "?definitely_unknown=1", "", bearer(token));
-    BOOST_TEST(check_envelope(reply, 400, "bad_request", id + " unknown query") ==
-               "definitely_unknown");
   }
 }
 
