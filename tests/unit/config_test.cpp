@@ -50,13 +50,14 @@ BOOST_AUTO_TEST_CASE(xdg_state_home_wins_over_home) {
 }
 
 BOOST_AUTO_TEST_CASE(ports_lists_and_switches_parse) {
-  auto r = parse({"--http-port=0", "--cluster-port=off", "--seeds=a:1,b:2", "--seeds", "[::1]:3",
+  auto r = parse({"--http-port=0", "--cluster-port=0", "--seeds=a:1,b:2", "--seeds", "[::1]:3",
                   "--voters=n1,n2", "--voters=n3", "--auth-token=t", "--enable-protocol-routes",
                   "--log-level=debug", "--advertise=10.0.0.5:9000", "--node-id=n1"});
   BOOST_REQUIRE(r.config.has_value());
   const auto& c = *r.config;
   BOOST_TEST(c.http_port == 0);
-  BOOST_TEST(!c.cluster_port.has_value());
+  BOOST_TEST(c.cluster_port.value() == 0);
+  BOOST_TEST(!parse({"--cluster-port=off"}).config->cluster_port.has_value());
   BOOST_REQUIRE(c.seeds.size() == 3u);
   BOOST_TEST(c.seeds[2].host == "::1");
   BOOST_TEST(c.seeds[2].str() == "[::1]:3");
@@ -80,6 +81,25 @@ BOOST_AUTO_TEST_CASE(bad_values_and_unknown_options_exit_2) {
   expect_usage_error({"--drain-timeout=-1"}, "--drain-timeout");
   expect_usage_error({"--tls-cert=x"}, "mutual TLS needs all");
   expect_usage_error({"--auth-token=a", "--auth-token-file=f"}, "not both");
+}
+
+BOOST_AUTO_TEST_CASE(membership_options_parse_and_are_checked) {
+  auto defaults = parse({});
+  BOOST_REQUIRE(defaults.config.has_value());
+  BOOST_TEST(defaults.config->swim_profile == "lan");
+  BOOST_TEST((defaults.config->work_types == std::vector<std::string>{"selfplay", "training", "match"}));
+  auto r = parse({"--swim-profile=local", "--work-types=selfplay", "--work-types=gpu_train",
+                  "--label=zone=eu", "--label", "gpu=a100"});
+  BOOST_REQUIRE(r.config.has_value());
+  BOOST_TEST(r.config->swim_profile == "local");
+  BOOST_TEST((r.config->work_types == std::vector<std::string>{"selfplay", "gpu_train"}));
+  BOOST_TEST(r.config->labels.at("zone") == "eu");
+  BOOST_TEST(r.config->labels.at("gpu") == "a100");
+  BOOST_TEST(parse({"--work-types=none"}).config->work_types.empty());
+  expect_usage_error({"--swim-profile=fast"}, "--swim-profile");
+  expect_usage_error({"--label=novalue"}, "--label");
+  expect_usage_error({"--work-types=a b"}, "--work-types");
+  expect_usage_error({"--seeds=h:1", "--auth-token=t", "--cluster-port=off"}, "cluster port");
 }
 
 BOOST_AUTO_TEST_CASE(clustered_nodes_need_a_token) {
