@@ -10,6 +10,7 @@
 #include "protocol/common/prometheus.hpp"
 #include "protocol/messages/directory.hpp"
 #include "protocol/messages/events.hpp"
+#include "protocol/messages/membership.hpp"
 
 namespace p2p {
 namespace {
@@ -29,29 +30,53 @@ msg::health_reply health_of(const admin_context& ctx) {
   return h;
 }
 
-// Asks the directory for the supervised actors, then the events actor for its counters, and
-// hands both to `next`. A missing events actor leaves the counters at zero.
+// What status and metrics report besides the admin's own facts.
+struct node_snapshot {
+  std::vector<msg::directory_entry> entries;
+  msg::events_stats events;
+  std::optional<msg::swim_status_reply> swim;  // absent while the swim actor is down
+};
+
+caf::actor entry_named(const std::vector<msg::directory_entry>& entries, std::string_view name) {
+  for (const auto& e : entries)
+    if (e.name == name) return e.handle;
+  return {};
+}
+
+// Asks the directory for the supervised actors, then the events and swim actors for their
+// numbers, and hands the snapshot to `next`. An actor that does not answer leaves its part empty.
 template <class Next>
 void gather(caf::stateful_actor<admin_state>* self, const admin_context& ctx, Next callback) {
   // Shared so the (mutable) continuation can be called from the const response handlers.
   auto next_ptr = std::make_shared<Next>(std::move(callback));
-  auto next = [next_ptr](const std::vector<msg::directory_entry>& entries,
-                         const msg::events_stats& stats) { (*next_ptr)(entries, stats); };
+  auto snap = std::make_shared<node_snapshot>();
+  auto with_swim = [=] {
+    auto done = [=] { (*next_ptr)(*snap); };
+    auto swim = entry_named(snap->entries, "swim");
+    if (!swim) return done();
+    self->request(swim, ask_timeout, msg::swim_status_request{})
+        .then(
+            [=](msg::swim_status_reply& s) {
+              snap->swim = std::move(s);
+              done();
+            },
+            [=](caf::error&) { done(); });
+  };
   self->request(ctx.directory, ask_timeout, msg::directory_list{})
       .then(
           [=](std::vector<msg::directory_entry>& entries) {
-            caf::actor events;
-            for (const auto& e : entries)
-              if (e.name == "events") events = e.handle;
-            if (!events) {
-              next(entries, msg::events_stats{});
-              return;
-            }
+            snap->entries = std::move(entries);
+            auto events = entry_named(snap->entries, "events");
+            if (!events) return with_swim();
             self->request(events, ask_timeout, msg::events_stats_request{})
-                .then([=](msg::events_stats& stats) { next(entries, stats); },
-                      [=](caf::error&) { next(entries, msg::events_stats{}); });
+                .then(
+                    [=](msg::events_stats& stats) {
+                      snap->events = stats;
+                      with_swim();
+                    },
+                    [=](caf::error&) { with_swim(); });
           },
-          [=](caf::error&) { next({}, msg::events_stats{}); });
+          [=](caf::error&) { (*next_ptr)(*snap); });
 }
 
 }  // namespace
@@ -109,9 +134,9 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, admin_context 
       },
       [=](msg::status_request&) -> caf::result<msg::status_reply> {
         auto rp = self->make_response_promise<msg::status_reply>();
-        gather(self, ctx,
-               [=](const std::vector<msg::directory_entry>& entries,
-                   const msg::events_stats& stats) mutable {
+        gather(self, ctx, [=](const node_snapshot& snap) mutable {
+                 const auto& entries = snap.entries;
+                 const auto& stats = snap.events;
                  const auto& f = ctx.facts;
                  msg::status_reply s;
                  s.node = health_of(ctx);
@@ -133,9 +158,9 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, admin_context 
       },
       [=](msg::metrics_request&) -> caf::result<msg::metrics_reply> {
         auto rp = self->make_response_promise<msg::metrics_reply>();
-        gather(self, ctx,
-               [=](const std::vector<msg::directory_entry>& entries,
-                   const msg::events_stats& stats) mutable {
+        gather(self, ctx, [=](const node_snapshot& snap) mutable {
+                 const auto& entries = snap.entries;
+                 const auto& stats = snap.events;
                  auto h = health_of(ctx);
                  namespace prom = prometheus;
                  std::string t;
@@ -160,6 +185,20 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, admin_context 
                  prom::sample(t, "p2p_events_last_seq", "", std::to_string(stats.last_seq));
                  prom::family(t, "p2p_events_subscribers", "gauge", "Event stream subscribers now.");
                  prom::sample(t, "p2p_events_subscribers", "", std::to_string(stats.subscribers));
+                 if (const auto& sw = snap.swim) {
+                   prom::family(t, "p2p_swim_members", "gauge", "Members by SWIM state, this node included.");
+                   for (auto [state, n] : {std::pair{"alive", sw->alive}, {"suspect", sw->suspect},
+                                           {"dead", sw->dead}, {"left", sw->left}})
+                     prom::sample(t, "p2p_swim_members", std::string("{state=\"") + state + "\"}", std::to_string(n));
+                   prom::family(t, "p2p_swim_suspicions_total", "counter", "Suspicions this node has seen.");
+                   prom::sample(t, "p2p_swim_suspicions_total", "", std::to_string(sw->suspicions));
+                   prom::family(t, "p2p_swim_refutations_total", "counter", "Suspicions of this node it refuted.");
+                   prom::sample(t, "p2p_swim_refutations_total", "", std::to_string(sw->refutations));
+                   prom::family(t, "p2p_swim_local_health", "gauge", "Lifeguard's local health score (0 healthy).");
+                   prom::sample(t, "p2p_swim_local_health", "", std::to_string(sw->local_health));
+                   prom::family(t, "p2p_swim_incarnation", "gauge", "This node's SWIM incarnation.");
+                   prom::sample(t, "p2p_swim_incarnation", "", std::to_string(sw->incarnation));
+                 }
                  rp.deliver(msg::metrics_reply{std::move(t)});
                });
         return rp;
