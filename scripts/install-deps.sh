@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
   libsimdjson-dev libsqlite3-dev libeigen3-dev libedit-dev libssl-dev openssl
   curl procps
-  wrk gnuplot-nox python3 python3-aiohttp
+  wrk gnuplot-nox python3 python3-aiohttp serf
 )
 
 missing=()

@@ -15,6 +15,14 @@ std::optional<profile> profile_named(std::string_view name) {
   return std::nullopt;
 }
 
+time_ms detection_bound(const profile& p, std::size_t n) {
+  auto size = static_cast<double>(std::max<std::size_t>(n, 2));
+  auto suspicion_min = static_cast<double>(p.suspicion_mult) * std::max(1.0, std::log10(size)) *
+                       static_cast<double>(p.probe_interval);
+  auto spread = std::ceil(3 * std::log2(size)) * static_cast<double>(p.probe_interval);
+  return p.probe_interval + p.probe_timeout + static_cast<time_ms>(suspicion_min + spread);
+}
+
 std::string_view state_name(member_state s) {
   switch (s) {
     case member_state::alive: return "alive";

@@ -43,6 +43,13 @@ struct profile {
 // "test", "local", "lan", "wan"; nullopt for other names.
 std::optional<profile> profile_named(std::string_view name);
 
+// The analytic bound for every member to hold a crashed one dead: a probe interval until
+// someone probes it, the probe timeout, the minimum suspicion timeout for N members (reached
+// once suspicions are confirmed), and ceil(3 log2 N) protocol rounds (probe intervals) of
+// dissemination. Gossip every gossip interval usually spreads the news much faster; the rounds
+// also cover the chance that no member happens to probe the crashed one in the first interval.
+time_ms detection_bound(const profile& p, std::size_t n);
+
 enum class member_state { alive, suspect, dead, left };
 std::string_view state_name(member_state s);
 

@@ -21,11 +21,7 @@ BOOST_AUTO_TEST_CASE(a_crash_is_detected_by_everyone_within_the_analytic_bound) 
     swim_cluster c(n, prof, seed, 0.0, 5);
     const std::size_t victim = seed % n;
     c.crash(victim);
-    // Probe interval + probe timeout + the minimum suspicion timeout for N, plus the rounds
-    // the dead verdict needs to spread to everyone (ceil(3 log2 N) probe intervals).
-    const time_ms bound = prof.probe_interval + prof.probe_timeout +
-                          c.node((victim + 1) % n).suspicion_timeout(100) +
-                          static_cast<time_ms>(std::ceil(3 * std::log2(n))) * prof.probe_interval;
+    const time_ms bound = swim::detection_bound(prof, n);
     auto everyone_knows = [&] {
       for (std::size_t i = 0; i < c.size(); ++i)
         if (i != victim && c.node(i).members().at(c.id(victim)).state != member_state::dead)

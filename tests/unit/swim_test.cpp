@@ -110,6 +110,8 @@ BOOST_AUTO_TEST_CASE(profiles_follow_memberlist_defaults) {
   BOOST_TEST(profile_named("local")->probe_timeout == 200);
   BOOST_TEST(profile_named("wan")->probe_interval == 5000);
   BOOST_TEST(!profile_named("fast").has_value());
+  // local, N = 16: 1000 + 200 + 3 * log10(16) * 1000 + ceil(3 * log2(16)) * 1000
+  BOOST_TEST(detection_bound(*profile_named("local"), 16) == 16812);
 }
 
 BOOST_AUTO_TEST_CASE(suspicion_timeout_shrinks_with_confirmations) {
