@@ -1,6 +1,9 @@
 // p2p-bench: every benchmark of the project, each measured side by side with a baseline in the
 // same run and reported as min/median/p99 over repeated runs plus ratios to the baselines.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
@@ -26,6 +29,7 @@
 #include "protocol/messages/directory.hpp"
 #include "protocol/messages/events.hpp"
 #include "protocol/registry.hpp"
+#include "protocol/swim/swim.hpp"
 
 namespace po = boost::program_options;
 using namespace p2p;
@@ -47,6 +51,8 @@ struct settings {
   std::string target;  // host:port of an existing node (http: HTTP port; remote: cluster port)
   std::string token;
   std::string out = "bench-report";
+  int cluster_size = 16;
+  std::string profile = "local";
 };
 
 struct result {
@@ -427,6 +433,183 @@ std::vector<result> bench_idle(const settings& s) {
            {{"stealing", stealing}}}};
 }
 
+// ---- membership ---------------------------------------------------------------------------------
+// Our nodes and serf agents (memberlist inside), side by side at the same SWIM parameters: both
+// are timed from their own log lines, read as they are written (millisecond resolution).
+
+std::size_t occurrences(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+  return n;
+}
+
+// Polls `done` every millisecond; the milliseconds from `start` until it held, or dies.
+double poll_ms(bench_clock::time_point start, std::chrono::seconds limit, const std::string& what,
+               const std::function<bool()>& done) {
+  while (!done()) {
+    if (bench_clock::now() - start > limit) die(what + " did not happen within " + std::to_string(limit.count()) + " s");
+    std::this_thread::sleep_for(1ms);
+  }
+  return std::max(0.0, seconds_since(start) * 1000);
+}
+
+double total_cpu_percent(const std::vector<pid_t>& pids, double duration_s) {
+  double before = 0, after = 0;
+  for (auto pid : pids) before += cpu_seconds(pid);
+  auto start = bench_clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(duration_s));
+  auto elapsed = seconds_since(start);
+  for (auto pid : pids) after += cpu_seconds(pid);
+  return 100.0 * (after - before) / elapsed;
+}
+
+struct membership_figures {
+  double converge_ms = 0, detect_ms = 0, idle_percent = 0;
+};
+
+membership_figures membership_ours(const settings& s) {
+  const auto n = static_cast<std::size_t>(s.cluster_size);
+  const std::string token = "membership-bench";
+  auto common = [&](std::size_t i) {
+    return std::vector<std::string>{"--node-id=" + harness::joined_cluster::id(i), "--auth-token=" + token,
+                                    "--swim-profile=" + s.profile, "--log-level=info", "--http-port=0",
+                                    "--cluster-port=0"};
+  };
+  std::vector<std::unique_ptr<harness::temp_dir>> dirs;
+  std::vector<std::unique_ptr<harness::child_process>> nodes;
+  auto spawn = [&](std::size_t i, std::vector<std::string> args) {
+    dirs.push_back(std::make_unique<harness::temp_dir>("p2p-bench-member"));
+    args.push_back("--data-dir=" + dirs.back()->path().string());
+    nodes.push_back(std::make_unique<harness::child_process>(harness::node_binary(), args));
+    (void)i;
+  };
+  spawn(0, common(0));
+  auto seed_line = nodes[0]->wait_for_stderr("\"msg\":\"ready\"", 30s);
+  if (!seed_line) die("the seed node did not start: " + nodes[0]->err());
+  simdjson::dom::parser parser;
+  std::string_view cluster;
+  if (parser.parse(*seed_line)["cluster"].get(cluster)) die("unreadable ready line: " + *seed_line);
+  const std::string seed(cluster);
+  // The others start together and join through the seed as they come up.
+  for (std::size_t i = 1; i < n; ++i) {
+    auto args = common(i);
+    args.push_back("--seeds=" + seed);
+    spawn(i, args);
+  }
+  for (auto& node : nodes)
+    if (!node->wait_for_stderr("\"msg\":\"ready\"", 60s)) die("a node did not start: " + node->err());
+  membership_figures f;
+  // From the last node up (its join under way) until every node has seen every other come online.
+  auto start = bench_clock::now();
+  f.converge_ms = poll_ms(start, 60s, "our convergence", [&] {
+    for (auto& node : nodes)
+      if (occurrences(node->err(), "\"msg\":\"member online\"") < n - 1) return false;
+    return true;
+  });
+  const std::size_t victim = n / 2;
+  const std::string dead_line =
+      "\"msg\":\"member offline\",\"node_id\":\"" + harness::joined_cluster::id(victim) + "\",\"state\":\"dead\"";
+  start = bench_clock::now();
+  nodes[victim]->signal(SIGKILL);
+  f.detect_ms = poll_ms(start, 120s, "our crash detection", [&] {
+    for (std::size_t i = 0; i < n; ++i)
+      if (i != victim && nodes[i]->err().find(dead_line) == std::string::npos) return false;
+    return true;
+  });
+  std::vector<pid_t> pids;
+  for (std::size_t i = 0; i < n; ++i)
+    if (i != victim) pids.push_back(nodes[i]->pid());
+  f.idle_percent = total_cpu_percent(pids, s.duration_s);
+  for (auto& node : nodes) node->signal(SIGTERM);
+  for (auto& node : nodes) node->wait_exit(15s);
+  return f;
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    die("cannot find a free port");
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+membership_figures membership_serf(const settings& s, const std::string& serf) {
+  const auto n = static_cast<std::size_t>(s.cluster_size);
+  std::vector<std::unique_ptr<harness::child_process>> agents;
+  std::vector<std::string> binds, rpcs;
+  auto name = [](std::size_t i) { return "s" + std::to_string(i); };
+  for (std::size_t i = 0; i < n; ++i) {
+    binds.push_back("127.0.0.1:" + std::to_string(free_port()));
+    rpcs.push_back("127.0.0.1:" + std::to_string(free_port()));
+    agents.push_back(std::make_unique<harness::child_process>(
+        serf, std::vector<std::string>{"agent", "-node=" + name(i), "-bind=" + binds[i], "-rpc-addr=" + rpcs[i],
+                                       "-profile=" + s.profile, "-log-level=info"}));
+  }
+  for (auto& a : agents)
+    if (!a->wait_for_stdout("Serf agent running!", 30s)) die("a serf agent did not start: " + a->out() + a->err());
+  membership_figures f;
+  // One join command from the seed to everyone (a process start, like our nodes' own joins).
+  std::vector<std::string> join{"join", "-rpc-addr=" + rpcs[0]};
+  for (std::size_t i = 1; i < n; ++i) join.push_back(binds[i]);
+  auto start = bench_clock::now();
+  harness::child_process joiner(serf, join);
+  f.converge_ms = poll_ms(start, 60s, "serf convergence", [&] {
+    for (auto& a : agents)
+      if (occurrences(a->out(), "EventMemberJoin: ") < n) return false;
+    return true;
+  });
+  joiner.wait_exit(30s);
+  const std::size_t victim = n / 2;
+  const std::string failed = "EventMemberFailed: " + name(victim) + " ";
+  start = bench_clock::now();
+  agents[victim]->signal(SIGKILL);
+  f.detect_ms = poll_ms(start, 120s, "serf crash detection", [&] {
+    for (std::size_t i = 0; i < n; ++i)
+      if (i != victim && agents[i]->out().find(failed) == std::string::npos) return false;
+    return true;
+  });
+  std::vector<pid_t> pids;
+  for (std::size_t i = 0; i < n; ++i)
+    if (i != victim) pids.push_back(agents[i]->pid());
+  f.idle_percent = total_cpu_percent(pids, s.duration_s);
+  for (auto& a : agents) a->signal(SIGKILL);
+  for (auto& a : agents) a->wait_exit(15s);
+  return f;
+}
+
+std::vector<result> bench_membership(const settings& s) {
+  auto prof = swim::profile_named(s.profile);
+  if (!prof) die("--profile must be test, local, lan or wan");
+  const std::string serf = "/usr/bin/serf";
+  if (::access(serf.c_str(), X_OK) != 0) die("serf is not installed (scripts/install-deps.sh installs it)");
+  std::vector<double> converge, detect, idle, serf_converge, serf_detect, serf_idle, bound;
+  for (int r = 0; r < s.repeat; ++r) {
+    auto ours = membership_ours(s);
+    auto theirs = membership_serf(s, serf);
+    converge.push_back(ours.converge_ms);
+    detect.push_back(ours.detect_ms);
+    idle.push_back(ours.idle_percent);
+    serf_converge.push_back(theirs.converge_ms);
+    serf_detect.push_back(theirs.detect_ms);
+    serf_idle.push_back(theirs.idle_percent);
+    bound.push_back(static_cast<double>(swim::detection_bound(*prof, static_cast<std::size_t>(s.cluster_size))));
+  }
+  const auto size = std::to_string(s.cluster_size);
+  return {
+      {"members", size + "-node convergence after join (" + s.profile + ")", "ms", false, summarize(converge),
+       {{"serf", summarize(serf_converge)}}},
+      {"members", "kill -9 seen dead by all " + std::to_string(s.cluster_size - 1) + " (" + s.profile + ")", "ms",
+       false, summarize(detect), {{"serf", summarize(serf_detect)}, {"bound", summarize(bound)}}},
+      {"members", std::to_string(s.cluster_size - 1) + " idle members, CPU of all", "%core", false,
+       summarize(idle), {{"serf", summarize(serf_idle)}}},
+  };
+}
+
 // ---- report ---------------------------------------------------------------------------------
 
 void write_report(const std::vector<result>& results, const settings& s) {
@@ -488,7 +671,9 @@ const char* usage =
     "  actors   local typed messages vs raw CAF: one-way, request/reply sequential and windowed\n"
     "  remote   the same patterns over the middleman: a node's cluster port vs a raw CAF echo\n"
     "  idle     CPU per idle node: our scheduler settings vs CAF's default (stealing)\n"
-    "  report   runs http, actors, remote and idle; writes OUT/report.md and SVG plots\n";
+    "  membership  --cluster-size nodes vs serf agents at --profile: convergence after join,\n"
+    "           kill -9 detection (and SWIM's analytic bound), idle CPU\n"
+    "  report   runs all of the above; writes OUT/report.md and SVG plots\n";
 
 }  // namespace
 
@@ -511,7 +696,9 @@ int main(int argc, char** argv) {
       ("target", po::value(&s.target), "an existing node: HTTP host:port (http) or cluster "
                                        "host:port (remote) instead of starting one")
       ("token", po::value(&s.token), "that node's bearer token (http)")
-      ("out", po::value(&s.out)->default_value("bench-report"), "report directory (report)");
+      ("out", po::value(&s.out)->default_value("bench-report"), "report directory (report)")
+      ("cluster-size", po::value(&s.cluster_size)->default_value(16), "nodes (members)")
+      ("profile", po::value(&s.profile)->default_value("local"), "SWIM profile (members)");
   try {
     po::variables_map vm;
     po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).run(), vm);
@@ -520,9 +707,10 @@ int main(int argc, char** argv) {
     std::cerr << "p2p-bench: " << e.what() << "\n" << usage << desc;
     return 2;
   }
-  if (s.repeat < 1 || s.duration_s <= 0 || s.connections < 1 || s.messages < 100 || s.nodes < 1) {
-    std::cerr << "p2p-bench: --repeat, --duration, --connections, --nodes must be positive and "
-                 "--messages at least 100\n";
+  if (s.repeat < 1 || s.duration_s <= 0 || s.connections < 1 || s.messages < 100 || s.nodes < 1 ||
+      s.cluster_size < 3) {
+    std::cerr << "p2p-bench: --repeat, --duration, --connections, --nodes must be positive, "
+                 "--messages at least 100 and --cluster-size at least 3\n";
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
@@ -537,6 +725,7 @@ int main(int argc, char** argv) {
   else if (sub == "actors") header(s), run(bench_actors(s));
   else if (sub == "remote") header(s), run(bench_remote(s));
   else if (sub == "idle") header(s), run(bench_idle(s));
+  else if (sub == "membership") header(s), run(bench_membership(s));
   else if (sub == "report") {
     header(s);
     run(bench_http(s));
@@ -546,6 +735,7 @@ int main(int argc, char** argv) {
     run(bench_actors(s));
     run(bench_remote(s));
     run(bench_idle(s));
+    run(bench_membership(s));
     write_report(results, s);
   } else {
     std::cerr << "p2p-bench: unknown subcommand '" << sub << "'\n" << usage;

@@ -54,6 +54,7 @@ void register_messages(caf::actor_system_config& cfg) {
       .add_message_type<msg::swim_packet>("p2p.swim_packet")
       .add_message_type<msg::swim_learn>("p2p.swim_learn")
       .add_message_type<msg::swim_forget>("p2p.swim_forget")
+      .add_message_type<msg::peer_lost>("p2p.peer_lost")
       .add_message_type<msg::swim_bulk_backlog>("p2p.swim_bulk_backlog")
       .add_message_type<msg::swim_subscribe>("p2p.swim_subscribe")
       .add_message_type<msg::membership_change>("p2p.membership_change")

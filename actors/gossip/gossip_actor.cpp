@@ -19,9 +19,9 @@ gossip_timing gossip_timing_for(const std::string& profile) {
   // Rounds compare digest hashes first, so an idle round costs one small message per peer;
   // changes do not wait for rounds (new records are pushed on at once).
   if (profile == "test") return {ms(100), 3, ms(2000), ms(1000), ms(1000), ms(30'000)};
-  if (profile == "local") return {ms(200), 3, ms(10'000), ms(2000), ms(10'000), hours(1)};
-  if (profile == "wan") return {ms(2000), 3, ms(60'000), ms(10'000), ms(10'000), hours(1)};
-  return {ms(1000), 3, ms(30'000), ms(5000), ms(10'000), hours(1)};  // lan
+  if (profile == "local") return {ms(1000), 3, ms(15'000), ms(2000), ms(10'000), hours(1)};
+  if (profile == "wan") return {ms(5000), 3, ms(60'000), ms(10'000), ms(10'000), hours(1)};
+  return {ms(2000), 3, ms(30'000), ms(5000), ms(10'000), hours(1)};  // lan
 }
 
 namespace {

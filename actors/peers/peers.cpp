@@ -200,6 +200,8 @@ caf::behavior peers_actor(caf::stateful_actor<peers_state>* self, peers_config c
         log::info("peers", "connection lost",
                   {{"node_id", json::quote(id)}, {"reason", json::quote(caf::to_string(dm.reason))}});
         disconnect(self, id, p, "connection lost: " + caf::to_string(dm.reason));
+        // A broken connection often means a dead process: SWIM checks at once.
+        if (self->state.swim) self->send(self->state.swim, msg::peer_lost{id});
         return;
       }
   });

@@ -60,6 +60,12 @@ void announce(self_ptr self, const swim::verdict& v, const std::string& endpoint
     reason = v.state == swim::member_state::dead ? "failed" : "left";
   }
   if (type.empty()) return;
+  // HOST_ONLINE names the node's work types: wait for its gossip record if SWIM was first.
+  if (type == "HOST_ONLINE" && !st.work_types.count(v.node)) {
+    st.online_pending.insert(v.node);
+    return;
+  }
+  st.online_pending.erase(v.node);
   st.announced[v.node] = v.state;
   json::writer w;
   w.begin_object().field("node_id", v.node).key("work_types").begin_array();
@@ -211,6 +217,11 @@ caf::behavior swim_actor(caf::stateful_actor<swim_state>* self, swim_config cfg)
         if (l.node_id == cfg.node_id) return;
         s.work_types[l.node_id] = l.work_types;
         s.detector->add_member(l.node_id, l.endpoint, now_ms(s));
+        if (s.online_pending.count(l.node_id)) {
+          const auto& m = s.detector->members().at(l.node_id);
+          if (m.state == swim::member_state::alive)
+            announce(self, {l.node_id, m.state, m.incarnation, now_ms(s)}, m.address);
+        }
         flush(self, cfg);
       },
       [=](msg::swim_forget& f) {
@@ -218,6 +229,10 @@ caf::behavior swim_actor(caf::stateful_actor<swim_state>* self, swim_config cfg)
         self->state.announced.erase(f.node_id);
       },
       [=](msg::swim_bulk_backlog& b) { self->state.detector->set_bulk_backlog(b.outstanding); },
+      [=](msg::peer_lost& l) {
+        self->state.detector->probe_now(l.node_id, now_ms(self->state));
+        flush(self, cfg);
+      },
       [=](msg::swim_subscribe&) {
         auto sub = caf::actor_cast<caf::actor>(self->current_sender());
         if (!sub) return;

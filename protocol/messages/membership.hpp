@@ -99,6 +99,10 @@ struct swim_learn {
 struct swim_forget {
   std::string node_id;
 };
+// Local, from the peers actor: the connection to a node broke. A hint to probe it now.
+struct peer_lost {
+  std::string node_id;
+};
 struct swim_bulk_backlog {
   bool outstanding = false;
 };
@@ -188,6 +192,7 @@ template <class F> auto inspect(F& f, peers_reply& x) { return f(x.peers); }
 template <class F> auto inspect(F& f, swim_packet& x) { return f(x.from_endpoint, x.body); }
 template <class F> auto inspect(F& f, swim_learn& x) { return f(x.node_id, x.endpoint, x.work_types); }
 template <class F> auto inspect(F& f, swim_forget& x) { return f(x.node_id); }
+template <class F> auto inspect(F& f, peer_lost& x) { return f(x.node_id); }
 template <class F> auto inspect(F& f, swim_bulk_backlog& x) { return f(x.outstanding); }
 template <class F> auto inspect(F& f, swim_subscribe&) { return f(); }
 template <class F> auto inspect(F& f, membership_change& x) {

@@ -35,7 +35,10 @@ std::string_view state_name(member_state s) {
 
 detector::detector(node_id self, std::string address, profile p, std::uint64_t seed, time_ms now)
     : self_(std::move(self)), address_(std::move(address)), profile_(std::move(p)), rng_(seed),
-      next_probe_at_(now), next_sync_at_(now + profile_.push_pull_interval) {}
+      next_probe_at_(now), next_sync_at_(now + profile_.push_pull_interval) {
+  // Announce ourselves: members that learn of us first through SWIM get our address with it.
+  broadcast(update{member_state::alive, self_, incarnation_, self_, address_});
+}
 
 void detector::add_member(const node_id& id, const std::string& address, time_ms now) {
   if (id == self_) return;
@@ -53,7 +56,7 @@ void detector::add_member(const node_id& id, const std::string& address, time_ms
   verdicts_.push_back({id, member_state::alive, 0, now});
   // A node that was alone probes its first member now rather than after a whole interval, and
   // exchanges state with it at once (a restarted node learns what others think of it).
-  if (!probe_ && members_.size() == 1) next_probe_at_ = std::min(next_probe_at_, now);
+  if (probes_.empty() && members_.size() == 1) next_probe_at_ = std::min(next_probe_at_, now);
   if (members_.size() == 1) next_sync_at_ = now;
 }
 
@@ -231,22 +234,39 @@ void detector::start_probe(time_ms now) {
       probe_index_ = 0;
       if (probe_order_.empty()) return;
     }
-    const node_id& target = probe_order_[probe_index_++];
+    const node_id target = probe_order_[probe_index_++];
     auto it = members_.find(target);
     if (it == members_.end() || it->second.state == member_state::dead ||
-        it->second.state == member_state::left)
+        it->second.state == member_state::left || probing(target))
       continue;
-    probe_ = probe{target, next_seq_++, now, false, 0, 0, false};
-    send(target, message{message_kind::ping, probe_->seq, {}, target, {}});
+    send_probe(target, true, now);
     return;
   }
 }
 
-void detector::finish_probe(time_ms now) {
-  if (!probe_) return;
-  const probe p = *probe_;
-  probe_.reset();
-  if (p.acked) return;
+bool detector::probing(const node_id& target) const {
+  return std::any_of(probes_.begin(), probes_.end(), [&](const probe& p) { return p.target == target; });
+}
+
+void detector::send_probe(const node_id& target, bool regular, time_ms now) {
+  probe p;
+  p.target = target;
+  p.seq = next_seq_++;
+  p.started = now;
+  p.regular = regular;
+  probes_.push_back(p);
+  send(target, message{message_kind::ping, p.seq, {}, target, {}});
+}
+
+void detector::probe_now(const node_id& id, time_ms now) {
+  auto it = members_.find(id);
+  if (it == members_.end() || leaving_) return;
+  if (it->second.state != member_state::alive && it->second.state != member_state::suspect) return;
+  if (probing(id)) return;
+  send_probe(id, false, now);
+}
+
+void detector::finish_probe(const probe& p, time_ms now) {
   // Lifeguard: indirect probers that did not even send a nack point at our own slowness.
   adjust_health(p.nacks_expected > 0 ? p.nacks_expected - p.nacks_received : 1);
   auto it = members_.find(p.target);
@@ -301,20 +321,28 @@ void detector::tick(time_ms now) {
       send(target, message{message_kind::sync, 0, {}, {}, full_state()});
     }
   }
-  if (probe_) {
-    if (!probe_->acked && !probe_->indirect_sent &&
-        now - probe_->started >= scaled(profile_.probe_timeout)) {
-      probe_->indirect_sent = true;
-      auto helpers = live_peers(probe_->target);
+  std::vector<probe> finished;
+  for (auto it = probes_.begin(); it != probes_.end();) {
+    probe& p = *it;
+    if (!p.indirect_sent && now - p.started >= scaled(profile_.probe_timeout)) {
+      p.indirect_sent = true;
+      auto helpers = live_peers(p.target);
       std::shuffle(helpers.begin(), helpers.end(), rng_);
       helpers.resize(std::min<std::size_t>(helpers.size(), profile_.indirect_checks));
-      probe_->nacks_expected = static_cast<int>(helpers.size());
-      for (const auto& h : helpers)
-        send(h, message{message_kind::ping_req, probe_->seq, {}, probe_->target, {}});
+      p.nacks_expected = static_cast<int>(helpers.size());
+      for (const auto& h : helpers) send(h, message{message_kind::ping_req, p.seq, {}, p.target, {}});
     }
-    if (now - probe_->started >= scaled(profile_.probe_interval)) finish_probe(now);
+    if (now - p.started >= scaled(profile_.probe_interval)) {
+      finished.push_back(p);
+      it = probes_.erase(it);
+    } else {
+      ++it;
+    }
   }
-  if (!probe_ && now >= next_probe_at_) start_probe(now);
+  for (const auto& p : finished) finish_probe(p, now);
+  bool regular_in_flight =
+      std::any_of(probes_.begin(), probes_.end(), [](const probe& p) { return p.regular; });
+  if (!regular_in_flight && now >= next_probe_at_) start_probe(now);
 
   for (auto it = relays_.begin(); it != relays_.end();) {
     // Nack a little before the prober's own deadline, so the nack can still count there.
@@ -362,15 +390,17 @@ void detector::receive(const message& msg, time_ms now) {
         return;
       }
       leave_pending_.erase(msg.seq);
-      if (probe_ && msg.seq == probe_->seq && !probe_->acked) {
-        probe_->acked = true;
-        adjust_health(-1);
-        probe_.reset();
-      }
+      for (auto it = probes_.begin(); it != probes_.end(); ++it)
+        if (it->seq == msg.seq) {
+          adjust_health(-1);
+          probes_.erase(it);
+          break;
+        }
       return;
     }
     case message_kind::nack:
-      if (probe_ && msg.seq == probe_->seq) ++probe_->nacks_received;
+      for (auto& p : probes_)
+        if (p.seq == msg.seq) ++p.nacks_received;
       return;
     case message_kind::gossip:
     case message_kind::sync:
@@ -411,10 +441,9 @@ void detector::forget(const node_id& id) {
 time_ms detector::next_deadline() const {
   time_ms next = std::min(next_probe_at_, next_sync_at_);
   if (!broadcasts_.empty()) next = std::min(next, next_gossip_at_);
-  if (probe_) {
-    next = probe_->started + scaled(profile_.probe_interval);
-    if (!probe_->acked && !probe_->indirect_sent)
-      next = std::min(next, probe_->started + scaled(profile_.probe_timeout));
+  for (const auto& p : probes_) {
+    next = std::min(next, p.started + scaled(profile_.probe_interval));
+    if (!p.indirect_sent) next = std::min(next, p.started + scaled(profile_.probe_timeout));
   }
   for (const auto& [seq, r] : relays_)
     next = std::min(next, r.started + scaled(profile_.probe_timeout) * 4 / 5);

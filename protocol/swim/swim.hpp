@@ -115,6 +115,9 @@ class detector {
   // True once the leave has been acknowledged by the members told directly (or, when some do
   // not answer, after a probe interval): the node may stop.
   bool leave_settled(time_ms now) const;
+  // Probes `id` now, besides the regular probe of this interval: a hint that it may be gone
+  // (its connection broke) gets checked at once. The verdict still comes from the probe.
+  void probe_now(const node_id& id, time_ms now);
   // Removes a member that has been dead or gone long enough to forget (gossip expiry).
   void forget(const node_id& id);
   // Lifeguard counts outstanding bulk sends (snapshots, anti-entropy) as load: while any are
@@ -147,7 +150,7 @@ class detector {
     bool indirect_sent = false;
     int nacks_expected = 0;
     int nacks_received = 0;
-    bool acked = false;
+    bool regular = true;  // the interval's probe (false: probe_now)
   };
   struct relay {  // a ping we send on behalf of someone's ping_req
     node_id origin;
@@ -167,7 +170,9 @@ class detector {
   std::vector<update> full_state() const;
   void merge_state(const message& m, time_ms now);
   void enqueue_probe(const node_id& id);
-  void finish_probe(time_ms now);
+  void finish_probe(const probe& p, time_ms now);
+  void send_probe(const node_id& target, bool regular, time_ms now);
+  bool probing(const node_id& target) const;
   void send(const node_id& to, message m);
   void broadcast(update u);
   void apply(const update& u, time_ms now);
@@ -193,7 +198,7 @@ class detector {
   time_ms next_probe_at_ = 0;
   time_ms next_gossip_at_ = 0;
   time_ms next_sync_at_ = 0;
-  std::optional<probe> probe_;
+  std::vector<probe> probes_;  // in flight
   std::map<std::uint64_t, relay> relays_;  // by our seq
   std::vector<queued_update> broadcasts_;
   std::uint64_t broadcast_order_ = 0;

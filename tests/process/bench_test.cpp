@@ -87,15 +87,22 @@ BOOST_AUTO_TEST_CASE(idle_measures_nodes) {
   BOOST_TEST(lines[0].find("\"stealing_median\"") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(membership_compares_with_serf_and_the_bound) {
+  auto lines = run_bench({"membership", "--cluster-size=3", "--duration=1"});
+  BOOST_REQUIRE(lines.size() == 3u);
+  for (const auto& line : lines) BOOST_TEST(line.find("\"serf_median\"") != std::string::npos, line);
+  BOOST_TEST(lines[1].find("\"bound_median\"") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(report_writes_markdown_and_plots) {
   temp_dir out;
-  run_bench({"report", "--duration=1", "--connections=4", "--messages=2000", "--nodes=1",
+  run_bench({"report", "--duration=1", "--connections=4", "--messages=2000", "--nodes=1", "--cluster-size=3",
              "--out=" + out.path().string()});
   BOOST_TEST(std::filesystem::exists(out.path() / "report.md"));
   std::size_t svgs = 0;
   for (auto& f : std::filesystem::directory_iterator(out.path()))
     if (f.path().extension() == ".svg" && std::filesystem::file_size(f.path()) > 0) ++svgs;
-  BOOST_TEST(svgs >= 9u);
+  BOOST_TEST(svgs >= 12u);
 }
 
 BOOST_AUTO_TEST_CASE(bad_usage_exits_2) {

@@ -137,6 +137,12 @@ BOOST_AUTO_TEST_CASE(sixteen_nodes_join_detect_a_crash_readmit_a_restart_and_see
   BOOST_TEST(events.read_until("\"reason\":\"left\"", 10s), events.text());
   BOOST_TEST(events.text().find("\"node_id\":\"" + joined_cluster::id(victim) + "\"") != std::string::npos);
   BOOST_TEST(events.text().find("\"reason\":\"failed\"") != std::string::npos);
+  // HOST_ONLINE names what each node runs (from its gossiped NodeInfo).
+  sse_stream online(c[0].http(), "/events?types=HOST_ONLINE&last_event_id=0",
+                    {{"Authorization", "Bearer " + c.token()}});
+  BOOST_TEST(online.read_until("\"node_id\":\"" + joined_cluster::id(n - 1) + "\"", 10s), online.text());
+  BOOST_TEST(online.text().find("\"work_types\":[]") == std::string::npos, online.text());
+  BOOST_TEST(online.text().find("\"work_types\":[\"selfplay\",\"training\",\"match\"]") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(a_node_id_alive_under_another_uuid_is_refused) {

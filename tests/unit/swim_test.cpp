@@ -283,6 +283,25 @@ BOOST_AUTO_TEST_CASE(dead_members_can_be_forgotten_but_live_ones_cannot) {
   for (auto& [id, m] : n0.members()) BOOST_TEST((m.state == member_state::alive), id);
 }
 
+BOOST_AUTO_TEST_CASE(a_hint_probes_at_once_besides_the_regular_probe) {
+  network net(6, 33);
+  net.crashed.insert("n3");
+  auto& n0 = *net.nodes.at("n0");
+  n0.probe_now("n3", net.now);
+  n0.probe_now("n3", net.now);  // already being probed: no second probe
+  n0.probe_now("n1", net.now);  // a healthy member answers and stays alive
+  auto pings = 0;
+  for (const auto& o : n0.take_outbox()) pings += o.msg.kind == message_kind::ping;
+  BOOST_TEST(pings == 2);
+  // Only n0 probes (the others tick too, but n3's verdict must come from n0's hint first).
+  net.run_for(net.prof.probe_interval + n0.tick_interval());
+  BOOST_TEST((net.state_at("n0", "n3") == member_state::suspect));
+  BOOST_TEST((net.state_at("n0", "n1") == member_state::alive));
+  // A hint about a member already held dead, or unknown, does nothing.
+  n0.probe_now("nobody", net.now);
+  BOOST_TEST(n0.take_outbox().empty());
+}
+
 BOOST_AUTO_TEST_CASE(push_pull_tells_a_member_what_it_missed) {
   network net(4, 29);
   net.crashed.insert("n3");
