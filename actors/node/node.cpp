@@ -283,7 +283,6 @@ int run_node(const node_config& cfg) {
     const auto random_seed = std::random_device{}();
     peers_config peers_cfg;
     peers_cfg.self_id = cfg.node_id;
-    peers_cfg.self_endpoint = cluster_endpoint;
     peers_cfg.connector = cfg.tls() ? system->openssl_manager().actor_handle()
                                     : system->middleman().actor_handle();
     peers_cfg.directory = directory;

@@ -20,7 +20,6 @@ namespace p2p {
 
 struct peers_config {
   std::string self_id;
-  std::string self_endpoint;
   caf::io::middleman_actor connector;  // the middleman, or the TLS manager's
   caf::actor directory;
   std::chrono::milliseconds connect_timeout{3000};
