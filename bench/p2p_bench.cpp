@@ -506,6 +506,11 @@ membership_figures membership_ours(const settings& s) {
       if (occurrences(node->err(), "\"msg\":\"member online\"") < n - 1) return false;
     return true;
   });
+  // All N idle (after a second for start-up work to finish).
+  std::this_thread::sleep_for(1s);
+  std::vector<pid_t> pids;
+  for (auto& node : nodes) pids.push_back(node->pid());
+  f.idle_percent = total_cpu_percent(pids, s.duration_s);
   const std::size_t victim = n / 2;
   const std::string dead_line =
       "\"msg\":\"member offline\",\"node_id\":\"" + harness::joined_cluster::id(victim) + "\",\"state\":\"dead\"";
@@ -516,26 +521,29 @@ membership_figures membership_ours(const settings& s) {
       if (i != victim && nodes[i]->err().find(dead_line) == std::string::npos) return false;
     return true;
   });
-  std::vector<pid_t> pids;
-  for (std::size_t i = 0; i < n; ++i)
-    if (i != victim) pids.push_back(nodes[i]->pid());
-  f.idle_percent = total_cpu_percent(pids, s.duration_s);
   for (auto& node : nodes) node->signal(SIGTERM);
   for (auto& node : nodes) node->wait_exit(15s);
   return f;
 }
 
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    die("cannot find a free port");
-  ::close(fd);
-  return ntohs(addr.sin_port);
+// `count` distinct free ports: each stays bound until all are chosen, so none comes back twice.
+std::vector<std::uint16_t> free_ports(std::size_t count) {
+  std::vector<int> held;
+  std::vector<std::uint16_t> ports;
+  for (std::size_t i = 0; i < count; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      die("cannot find a free port");
+    held.push_back(fd);
+    ports.push_back(ntohs(addr.sin_port));
+  }
+  for (int fd : held) ::close(fd);
+  return ports;
 }
 
 membership_figures membership_serf(const settings& s, const std::string& serf) {
@@ -543,9 +551,10 @@ membership_figures membership_serf(const settings& s, const std::string& serf) {
   std::vector<std::unique_ptr<harness::child_process>> agents;
   std::vector<std::string> binds, rpcs;
   auto name = [](std::size_t i) { return "s" + std::to_string(i); };
+  auto ports = free_ports(2 * n);
   for (std::size_t i = 0; i < n; ++i) {
-    binds.push_back("127.0.0.1:" + std::to_string(free_port()));
-    rpcs.push_back("127.0.0.1:" + std::to_string(free_port()));
+    binds.push_back("127.0.0.1:" + std::to_string(ports[2 * i]));
+    rpcs.push_back("127.0.0.1:" + std::to_string(ports[2 * i + 1]));
     agents.push_back(std::make_unique<harness::child_process>(
         serf, std::vector<std::string>{"agent", "-node=" + name(i), "-bind=" + binds[i], "-rpc-addr=" + rpcs[i],
                                        "-profile=" + s.profile, "-log-level=info"}));
@@ -564,6 +573,10 @@ membership_figures membership_serf(const settings& s, const std::string& serf) {
     return true;
   });
   joiner.wait_exit(30s);
+  std::this_thread::sleep_for(1s);
+  std::vector<pid_t> pids;
+  for (auto& a : agents) pids.push_back(a->pid());
+  f.idle_percent = total_cpu_percent(pids, s.duration_s);
   const std::size_t victim = n / 2;
   const std::string failed = "EventMemberFailed: " + name(victim) + " ";
   start = bench_clock::now();
@@ -573,10 +586,6 @@ membership_figures membership_serf(const settings& s, const std::string& serf) {
       if (i != victim && agents[i]->out().find(failed) == std::string::npos) return false;
     return true;
   });
-  std::vector<pid_t> pids;
-  for (std::size_t i = 0; i < n; ++i)
-    if (i != victim) pids.push_back(agents[i]->pid());
-  f.idle_percent = total_cpu_percent(pids, s.duration_s);
   for (auto& a : agents) a->signal(SIGKILL);
   for (auto& a : agents) a->wait_exit(15s);
   return f;
@@ -605,7 +614,7 @@ std::vector<result> bench_membership(const settings& s) {
        {{"serf", summarize(serf_converge)}}},
       {"members", "kill -9 seen dead by all " + std::to_string(s.cluster_size - 1) + " (" + s.profile + ")", "ms",
        false, summarize(detect), {{"serf", summarize(serf_detect)}, {"bound", summarize(bound)}}},
-      {"members", std::to_string(s.cluster_size - 1) + " idle members, CPU of all", "%core", false,
+      {"members", size + " idle nodes, CPU of all together", "%core", false,
        summarize(idle), {{"serf", summarize(serf_idle)}}},
   };
 }

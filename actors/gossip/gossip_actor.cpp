@@ -16,8 +16,8 @@ namespace p2p {
 gossip_timing gossip_timing_for(const std::string& profile) {
   using ms = std::chrono::milliseconds;
   using std::chrono::hours;
-  // Rounds compare digest hashes first, so an idle round costs one small message per peer;
-  // changes do not wait for rounds (new records are pushed on at once).
+  // Rounds are the safety net: changes do not wait for them (new records are pushed on at once,
+  // and a node SWIM reports first is asked for its record), so one peer per round suffices.
   if (profile == "test") return {ms(100), 3, ms(2000), ms(1000), ms(1000), ms(30'000)};
   if (profile == "local") return {ms(1000), 3, ms(15'000), ms(2000), ms(10'000), hours(1)};
   if (profile == "wan") return {ms(5000), 3, ms(60'000), ms(10'000), ms(10'000), hours(1)};
@@ -52,15 +52,16 @@ caf::actor handle(self_ptr self, const std::string& name) {
   return it == self->state.handles.end() ? caf::actor{} : it->second;
 }
 
-// Tells the peers actor where a node listens and SWIM that it exists.
-void introduce(self_ptr self, const gossip::record& r) {
+// Tells the peers actor where a node listens and SWIM that it exists (`fresh`: just learnt).
+void introduce(self_ptr self, const gossip::record& r, bool fresh) {
   auto info = decode_node_info(r.info_json);
   if (!info) {
     log::warn("gossip", "a record's info is not a NodeInfo", {{"node_id", json::quote(r.id)}});
     return;
   }
   if (auto peers = handle(self, "peers")) self->send(peers, msg::peer_endpoint{r.id, info->cluster});
-  if (auto swim = handle(self, "swim")) self->send(swim, msg::swim_learn{r.id, info->cluster, info->work_types});
+  if (auto swim = handle(self, "swim"))
+    self->send(swim, msg::swim_learn{r.id, info->cluster, info->work_types, fresh});
 }
 
 void bulk(self_ptr self, int delta) {
@@ -81,7 +82,7 @@ void on_accepted(self_ptr self, const gossip_config& cfg, const std::vector<goss
                  const std::string& from) {
   if (accepted.empty()) return;
   auto& st = self->state;
-  for (const auto& r : accepted) introduce(self, r);
+  for (const auto& r : accepted) introduce(self, r, true);
   auto targets = st.records->pick_peers(cfg.timing.fanout + 1, st.rng,
                                         [&](const std::string& id) { return is_alive(st, id); });
   std::size_t sent = 0;
@@ -303,18 +304,24 @@ caf::behavior gossip_actor(caf::stateful_actor<gossip_state>* self, gossip_confi
         // A new (or restarted) actor hears everything we know.
         if (name == "swim") self->send(u.entry.handle, msg::swim_subscribe{});
         for (const auto& [id, r] : s.records->records())
-          if (id != cfg.info.node_id) introduce(self, r);
+          if (id != cfg.info.node_id) introduce(self, r, false);
         if (name == "peers" && !s.joined) join(self, cfg);
       },
       [=](msg::membership_change& c) {
         auto& s = self->state;
         s.members[c.node_id] = {c.state, now_ms(s)};
+        // SWIM heard of a node before gossip did: ask that node for its record right away.
+        if (c.state == swim::member_state::alive && !s.records->records().count(c.node_id) &&
+            !s.in_flight.count(c.node_id) && !c.endpoint.empty()) {
+          if (auto peers = handle(self, "peers")) self->send(peers, msg::peer_endpoint{c.node_id, c.endpoint});
+          exchange(self, cfg, c.node_id, msg::exchange_kind::digest, {}, {}, nullptr);
+        }
       },
       [=](gossip_round&) {
         auto& s = self->state;
         self->delayed_send(self, cfg.timing.round, gossip_round{});
         ++s.rounds;
-        for (const auto& peer : s.records->pick_peers(cfg.timing.fanout, s.rng,
+        for (const auto& peer : s.records->pick_peers(1, s.rng,
                                                       [&](const std::string& id) { return is_alive(s, id); }))
           if (!s.in_flight.count(peer)) exchange(self, cfg, peer, msg::exchange_kind::digest, {}, {}, nullptr);
       },

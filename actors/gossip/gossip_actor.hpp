@@ -26,8 +26,8 @@
 namespace p2p {
 
 struct gossip_timing {
-  std::chrono::milliseconds round;         // push-pull with `fanout` random live peers
-  std::size_t fanout;
+  std::chrono::milliseconds round;         // push-pull (digest hashes first) with one random live peer
+  std::size_t fanout;                      // peers a new record is pushed on to at once
   std::chrono::milliseconds anti_entropy;  // full-state exchange with one random peer
   std::chrono::milliseconds exchange_timeout;
   std::chrono::milliseconds refresh;       // resources and expiry

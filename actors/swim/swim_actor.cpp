@@ -73,9 +73,6 @@ void announce(self_ptr self, const swim::verdict& v, const std::string& endpoint
   w.end_array().field("incarnation", v.incarnation).field("endpoint", endpoint);
   if (!reason.empty()) w.field("reason", reason);
   w.end_object();
-  log::info("swim", type == "HOST_ONLINE" ? "member online" : "member offline",
-            {{"node_id", json::quote(v.node)}, {"state", json::quote(swim::state_name(v.state))},
-             {"incarnation", std::to_string(v.incarnation)}});
   publish(self, type, w.take());
 }
 
@@ -101,10 +98,22 @@ void flush(self_ptr self, const swim_config& cfg) {
   for (const auto& v : d.take_verdicts()) {
     std::string endpoint;
     if (auto it = d.members().find(v.node); it != d.members().end()) endpoint = it->second.address;
+    // The log follows SWIM's verdicts as they happen (events may wait for gossip's details).
+    auto previous = st.verdicts.find(v.node);
+    bool was_known = previous != st.verdicts.end();
+    const char* what = nullptr;
     if (v.state == swim::member_state::suspect) {
       ++st.suspicions;
-      log::info("swim", "member suspected", {{"node_id", json::quote(v.node)}, {"incarnation", std::to_string(v.incarnation)}});
+      what = "member suspected";
+    } else if (v.state == swim::member_state::alive) {
+      what = was_known && previous->second == swim::member_state::suspect ? "member cleared" : "member online";
+    } else {
+      what = "member offline";
     }
+    st.verdicts[v.node] = v.state;
+    log::info("swim", what,
+              {{"node_id", json::quote(v.node)}, {"state", json::quote(swim::state_name(v.state))},
+               {"incarnation", std::to_string(v.incarnation)}});
     for (const auto& s : st.subscribers)
       self->send(s, msg::membership_change{v.node, v.state, v.incarnation, endpoint});
     announce(self, v, endpoint);
@@ -216,7 +225,7 @@ caf::behavior swim_actor(caf::stateful_actor<swim_state>* self, swim_config cfg)
         auto& s = self->state;
         if (l.node_id == cfg.node_id) return;
         s.work_types[l.node_id] = l.work_types;
-        s.detector->add_member(l.node_id, l.endpoint, now_ms(s));
+        s.detector->add_member(l.node_id, l.endpoint, now_ms(s), l.fresh);
         if (s.online_pending.count(l.node_id)) {
           const auto& m = s.detector->members().at(l.node_id);
           if (m.state == swim::member_state::alive)

@@ -35,6 +35,7 @@ struct swim_state {
   std::map<std::string, caf::actor> handles;  // peers, events
   std::map<std::string, std::string> endpoints_told;  // to the peers actor, per node
   std::map<std::string, std::vector<std::string>> work_types;  // from gossip, for HOST_* events
+  std::map<std::string, swim::member_state> verdicts;   // last verdict per member (for the log)
   std::map<std::string, swim::member_state> announced;  // last state behind a HOST_* event
   std::set<std::string> online_pending;  // alive, but gossip has not told its work types yet
   std::vector<caf::response_promise> leave_waiters;

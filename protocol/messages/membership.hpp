@@ -95,6 +95,7 @@ struct swim_learn {
   std::string node_id;
   std::string endpoint;
   std::vector<std::string> work_types;
+  bool fresh = false;  // a record gossip just accepted (not a re-introduction)
 };
 struct swim_forget {
   std::string node_id;
@@ -190,7 +191,9 @@ template <class F> auto inspect(F& f, peer_status& x) {
 }
 template <class F> auto inspect(F& f, peers_reply& x) { return f(x.peers); }
 template <class F> auto inspect(F& f, swim_packet& x) { return f(x.from_endpoint, x.body); }
-template <class F> auto inspect(F& f, swim_learn& x) { return f(x.node_id, x.endpoint, x.work_types); }
+template <class F> auto inspect(F& f, swim_learn& x) {
+  return f(x.node_id, x.endpoint, x.work_types, x.fresh);
+}
 template <class F> auto inspect(F& f, swim_forget& x) { return f(x.node_id); }
 template <class F> auto inspect(F& f, peer_lost& x) { return f(x.node_id); }
 template <class F> auto inspect(F& f, swim_bulk_backlog& x) { return f(x.outstanding); }

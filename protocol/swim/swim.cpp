@@ -40,7 +40,7 @@ detector::detector(node_id self, std::string address, profile p, std::uint64_t s
   broadcast(update{member_state::alive, self_, incarnation_, self_, address_});
 }
 
-void detector::add_member(const node_id& id, const std::string& address, time_ms now) {
+void detector::add_member(const node_id& id, const std::string& address, time_ms now, bool announce) {
   if (id == self_) return;
   if (auto it = members_.find(id); it != members_.end()) {
     // Gossip knows where a node listens now (a restart may move it); SWIM keeps its verdict.
@@ -54,6 +54,7 @@ void detector::add_member(const node_id& id, const std::string& address, time_ms
   members_.emplace(id, m);
   enqueue_probe(id);
   verdicts_.push_back({id, member_state::alive, 0, now});
+  if (announce) broadcast(update{member_state::alive, id, 0, self_, address});
   // A node that was alone probes its first member now rather than after a whole interval, and
   // exchanges state with it at once (a restarted node learns what others think of it).
   if (probes_.empty() && members_.size() == 1) next_probe_at_ = std::min(next_probe_at_, now);

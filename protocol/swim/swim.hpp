@@ -102,9 +102,10 @@ class detector {
  public:
   detector(node_id self, std::string address, profile p, std::uint64_t seed, time_ms now);
 
-  // Adds a member learned from seeds or gossip (alive at incarnation 0 unless known). It is not
-  // piggybacked: gossip spreads membership, SWIM spreads changes.
-  void add_member(const node_id& id, const std::string& address, time_ms now);
+  // Adds a member learned from seeds or gossip (alive at incarnation 0 unless known). With
+  // `announce` a member new to us is also spread as an alive claim, so every node hears of a
+  // newcomer within a few gossip intervals whatever path gossip took.
+  void add_member(const node_id& id, const std::string& address, time_ms now, bool announce = false);
   void receive(const message& m, time_ms now);
   // Advances timers: probes, probe timeouts, suspicion expiry. Call at least every
   // `tick_interval()`.
