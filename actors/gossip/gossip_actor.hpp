@@ -26,8 +26,10 @@
 namespace p2p {
 
 struct gossip_timing {
-  std::chrono::milliseconds round;         // push-pull (digest hashes first) with one random live peer
+  std::chrono::milliseconds round;         // push-pull (digest hashes first) with two random live peers
   std::size_t fanout;                      // peers a new record is pushed on to at once
+  std::chrono::milliseconds eager_round;   // after a change, a few quick rounds (below) catch
+  int eager_rounds;                        // whatever the pushes missed
   std::chrono::milliseconds anti_entropy;  // full-state exchange with one random peer
   std::chrono::milliseconds exchange_timeout;
   std::chrono::milliseconds refresh;       // resources and expiry
@@ -64,6 +66,7 @@ struct gossip_state {
   bool joined = false;
   bool joining = false;
   int join_failures = 0;
+  int eager_left = 0;  // quick rounds still to run after the last change
   std::uint64_t rounds = 0, rumors = 0, conflicts = 0;
   static inline const char* name = "gossip";
 };

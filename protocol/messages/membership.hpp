@@ -144,12 +144,13 @@ struct swim_members_reply {
 
 // ---- gossip ------------------------------------------------------------------------------------
 
-// Wire (and POST /gossip, /gossip/anti-entropy). `digest`: here is what I hold (and maybe
-// records for you); answer with what I lack and what you want. `push`: records only, answered
-// with an empty delta. `full` (anti-entropy): answer with everything you hold, whatever my
-// digest says. One chunk per reply: `next_after` names the last record sent when more follow,
-// and comes back as `after`.
-enum class exchange_kind : std::uint8_t { digest, push, full };
+// Wire (and POST /gossip, /gossip/anti-entropy). `hash`: is your digest hash this one? (an idle
+// round costs one small message). `digest`: here is what I hold (and maybe records for you);
+// answer with what I lack and what you want. `push`: records only, answered with an empty
+// delta. `full` (anti-entropy): answer with everything you hold, whatever my digest says. One
+// chunk per reply: `next_after` names the last record sent when more follow, and comes back as
+// `after`.
+enum class exchange_kind : std::uint8_t { digest, push, full, hash };
 struct gossip_exchange {
   std::string from;
   exchange_kind kind = exchange_kind::digest;
