@@ -1,0 +1,407 @@
+#include "protocol/raft/raft.hpp"
+
+#include <algorithm>
+
+namespace p2p::raft {
+
+std::optional<timing> timing_named(std::string_view name) {
+  // name, heartbeat, election min/max, batch entries, batch bytes, in flight
+  if (name == "lan") return timing{"lan", 50, 300, 600, 256, 256 * 1024, 64};
+  if (name == "wan") return timing{"wan", 250, 1500, 3000, 256, 256 * 1024, 64};
+  if (name == "test") return timing{"test", 10, 50, 100, 16, 16 * 1024, 8};
+  return std::nullopt;
+}
+
+std::string_view role_name(role r) {
+  switch (r) {
+    case role::follower: return "follower";
+    case role::pre_candidate: return "pre_candidate";
+    case role::candidate: return "candidate";
+    case role::leader: return "leader";
+  }
+  return "follower";
+}
+
+core::core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t seed, time_ms now,
+           hard_state state, std::vector<entry> log)
+    : self_(std::move(self)), voters_(std::move(voters)), timing_(std::move(t)), rng_(seed),
+      term_(state.term), vote_(state.vote), commit_(state.commit), log_(std::move(log)),
+      persisted_state_(state) {
+  if (std::find(voters_.begin(), voters_.end(), self_) == voters_.end()) voters_.push_back(self_);
+  std::sort(voters_.begin(), voters_.end());
+  stable_ = last_index();
+  commit_ = std::min(commit_, last_index());
+  reset_election_timer(now);
+}
+
+term_t core::term_at(index_t i) const {
+  if (i == 0 || i > log_.size()) return 0;
+  return log_[i - 1].term;
+}
+
+void core::reset_election_timer(time_ms now) {
+  election_deadline_ =
+      now + std::uniform_int_distribution<time_ms>(timing_.election_min, timing_.election_max - 1)(rng_);
+}
+
+bool core::heard_from_leader_recently(time_ms now) const {
+  if (role_ == role::leader) return true;  // check-quorum makes it step down when it loses the lease
+  return !leader_.empty() && last_leader_contact_ >= 0 && now - last_leader_contact_ < timing_.election_min;
+}
+
+bool core::log_up_to_date(term_t last_term, index_t last_index) const {
+  return last_term > this->last_term() || (last_term == this->last_term() && last_index >= this->last_index());
+}
+
+void core::send(message m) {
+  m.from = self_;
+  outbox_.push_back(std::move(m));
+}
+
+void core::become_follower(term_t term, const node_id& leader, time_ms now) {
+  if (term > term_) {
+    term_ = term;
+    vote_.clear();
+  }
+  role_ = role::follower;
+  leader_ = leader;
+  if (!leader.empty()) last_leader_contact_ = now;
+  votes_.clear();
+  progress_.clear();
+  reset_election_timer(now);
+}
+
+void core::campaign(msg_type type) {
+  const term_t term = type == msg_type::pre_vote ? term_ + 1 : term_;
+  for (const auto& v : voters_) {
+    if (v == self_) continue;
+    message m;
+    m.type = type;
+    m.to = v;
+    m.term = term;
+    m.log_term = last_term();
+    m.index = last_index();
+    send(std::move(m));
+  }
+}
+
+void core::become_pre_candidate(time_ms now) {
+  // Pre-vote: ask whether we could win before raising the term, so a node cut off from the
+  // cluster cannot disrupt it with ever higher terms when it comes back.
+  role_ = role::pre_candidate;
+  leader_.clear();
+  votes_ = {{self_, true}};
+  reset_election_timer(now);
+  if (votes_.size() >= quorum()) {
+    become_candidate(now);
+    return;
+  }
+  campaign(msg_type::pre_vote);
+}
+
+void core::become_candidate(time_ms now) {
+  ++term_;
+  vote_ = self_;
+  role_ = role::candidate;
+  leader_.clear();
+  votes_ = {{self_, true}};
+  reset_election_timer(now);
+  if (votes_.size() >= quorum()) {
+    become_leader(now);
+    return;
+  }
+  campaign(msg_type::vote);
+}
+
+void core::become_leader(time_ms now) {
+  role_ = role::leader;
+  leader_ = self_;
+  votes_.clear();
+  progress_.clear();
+  for (const auto& v : voters_)
+    if (v != self_) progress_[v] = progress{0, last_index() + 1, true, 0, true, now};
+  next_quorum_check_ = now + timing_.election_min;
+  next_heartbeat_ = now + timing_.heartbeat;
+  // An entry of our own term: committing it commits everything before it (thesis §3.6.2).
+  append_local(entry{term_, last_index() + 1, entry_type::noop, {}});
+  broadcast_append(now, false);
+  maybe_commit();
+}
+
+void core::append_local(entry e) {
+  log_.push_back(std::move(e));
+}
+
+void core::truncate_from(index_t index) {
+  if (index == 0 || index > last_index()) return;
+  log_.resize(index - 1);
+  if (index <= stable_) {
+    truncated_ = truncated_ ? std::min(*truncated_, index) : index;
+    stable_ = index - 1;
+  }
+}
+
+void core::set_commit(index_t index) {
+  if (index > commit_) commit_ = std::min(index, last_index());
+}
+
+bool core::maybe_commit() {
+  if (role_ != role::leader) return false;
+  std::vector<index_t> matches{last_index()};
+  for (const auto& [id, p] : progress_) matches.push_back(p.match);
+  std::sort(matches.begin(), matches.end(), std::greater<>());
+  const index_t candidate = matches[quorum() - 1];
+  // Only entries of the current term are committed by counting replicas (thesis §3.6.2).
+  if (candidate > commit_ && term_at(candidate) == term_) {
+    set_commit(candidate);
+    return true;
+  }
+  return false;
+}
+
+void core::send_append(const node_id& to, time_ms now, bool heartbeat) {
+  auto& p = progress_.at(to);
+  const bool saturated = p.probing ? p.inflight > 0 : p.inflight >= timing_.max_inflight;
+  const bool has_entries = p.next <= last_index();
+  if (saturated && !heartbeat) return;
+  if (!has_entries && !heartbeat) return;
+  message m;
+  m.type = msg_type::append;
+  m.to = to;
+  m.term = term_;
+  m.index = p.next - 1;
+  m.log_term = term_at(m.index);
+  m.commit = commit_;
+  if (!saturated && has_entries) {
+    std::size_t bytes = 0;
+    for (index_t i = p.next; i <= last_index() && m.entries.size() < timing_.max_batch_entries; ++i) {
+      const auto& e = log_[i - 1];
+      if (!m.entries.empty() && bytes + e.data.size() > timing_.max_batch_bytes) break;
+      bytes += e.data.size();
+      m.entries.push_back(e);
+    }
+    ++p.inflight;
+    // Replicating: send on optimistically (pipelining). Probing: wait for the answer.
+    if (!p.probing) p.next = m.entries.back().index + 1;
+  }
+  p.last_sent = now;
+  send(std::move(m));
+}
+
+void core::broadcast_append(time_ms now, bool heartbeat) {
+  for (const auto& [id, p] : progress_) send_append(id, now, heartbeat);
+}
+
+void core::tick(time_ms now) {
+  if (role_ == role::leader) {
+    if (now >= next_quorum_check_) {
+      // Check-quorum: a leader that has not heard from a majority within an election timeout
+      // steps down, so a partitioned leader cannot go on believing it leads.
+      std::size_t active = 1;
+      for (auto& [id, p] : progress_) {
+        active += p.recently_active ? 1 : 0;
+        p.recently_active = false;
+      }
+      if (active < quorum()) {
+        become_follower(term_, {}, now);
+        return;
+      }
+      next_quorum_check_ = now + timing_.election_min;
+    }
+    if (now >= next_heartbeat_) {
+      next_heartbeat_ = now + timing_.heartbeat;
+      for (auto& [id, p] : progress_) {
+        // Appends unanswered for two heartbeats were probably lost: start again from the match.
+        if (p.inflight > 0 && now - p.last_sent >= 2 * timing_.heartbeat) {
+          p.inflight = 0;
+          p.probing = true;
+          p.next = p.match + 1;
+        }
+      }
+      broadcast_append(now, true);
+    }
+    return;
+  }
+  if (now >= election_deadline_) become_pre_candidate(now);
+}
+
+std::optional<index_t> core::propose(std::string data, time_ms now) {
+  if (role_ != role::leader) return std::nullopt;
+  append_local(entry{term_, last_index() + 1, entry_type::normal, std::move(data)});
+  broadcast_append(now, false);
+  maybe_commit();
+  return last_index();
+}
+
+void core::step(const message& m, time_ms now) {
+  if (std::find(voters_.begin(), voters_.end(), m.from) == voters_.end() || m.from == self_) return;
+  const bool vote_request = m.type == msg_type::pre_vote || m.type == msg_type::vote;
+  if (m.term > term_) {
+    // Leader stickiness: while we hear from a leader, a higher-term candidate is ignored.
+    if (vote_request && heard_from_leader_recently(now)) return;
+    const bool keeps_term =
+        m.type == msg_type::pre_vote || (m.type == msg_type::pre_vote_reply && !m.reject);
+    if (!keeps_term) become_follower(m.term, m.type == msg_type::append ? m.from : node_id{}, now);
+  } else if (m.term < term_) {
+    // A stale leader or candidate learns the current term from our answer and steps down.
+    if (m.type == msg_type::append || m.type == msg_type::pre_vote || m.type == msg_type::vote) {
+      message r;
+      r.type = m.type == msg_type::append     ? msg_type::append_reply
+               : m.type == msg_type::pre_vote ? msg_type::pre_vote_reply
+                                              : msg_type::vote_reply;
+      r.to = m.from;
+      r.term = term_;
+      r.reject = true;
+      r.index = m.index;
+      r.hint = last_index();
+      send(std::move(r));
+    }
+    return;
+  }
+  switch (m.type) {
+    case msg_type::pre_vote:
+    case msg_type::vote: handle_vote_request(m, now); return;
+    case msg_type::pre_vote_reply:
+    case msg_type::vote_reply: handle_vote_reply(m, now); return;
+    case msg_type::append: handle_append(m, now); return;
+    case msg_type::append_reply: handle_append_reply(m, now); return;
+  }
+}
+
+void core::handle_vote_request(const message& m, time_ms now) {
+  bool grant = false;
+  if (m.type == msg_type::pre_vote) {
+    // Would we vote in the candidate's next term? Nothing changes here.
+    grant = m.term > term_ && log_up_to_date(m.log_term, m.index);
+  } else {
+    const bool can_vote = vote_ == m.from || (vote_.empty() && leader_.empty());
+    grant = can_vote && log_up_to_date(m.log_term, m.index);
+    if (grant) {
+      vote_ = m.from;
+      reset_election_timer(now);
+    }
+  }
+  message r;
+  r.type = m.type == msg_type::pre_vote ? msg_type::pre_vote_reply : msg_type::vote_reply;
+  r.to = m.from;
+  r.term = grant && m.type == msg_type::pre_vote ? m.term : term_;
+  r.reject = !grant;
+  send(std::move(r));
+}
+
+void core::handle_vote_reply(const message& m, time_ms now) {
+  const bool counts = (role_ == role::pre_candidate && m.type == msg_type::pre_vote_reply) ||
+                      (role_ == role::candidate && m.type == msg_type::vote_reply);
+  if (!counts) return;
+  votes_[m.from] = !m.reject;
+  std::size_t granted = 0, rejected = 0;
+  for (const auto& [id, yes] : votes_) (yes ? granted : rejected) += 1;
+  if (granted >= quorum()) {
+    if (role_ == role::pre_candidate) become_candidate(now);
+    else become_leader(now);
+  } else if (rejected >= quorum()) {
+    become_follower(term_, {}, now);
+  }
+}
+
+void core::handle_append(const message& m, time_ms now) {
+  if (role_ == role::leader) return;  // cannot happen: one leader per term (election safety)
+  if (role_ != role::follower || leader_ != m.from) become_follower(term_, m.from, now);
+  last_leader_contact_ = now;
+  reset_election_timer(now);
+  message r;
+  r.type = msg_type::append_reply;
+  r.to = m.from;
+  r.term = term_;
+  r.index = m.index;
+  if (m.index < commit_) {
+    // Everything up to our commit index is settled; tell the leader where we are.
+    r.hint = commit_;
+    send(std::move(r));
+    return;
+  }
+  if (m.index > last_index() || term_at(m.index) != m.log_term) {
+    // The logs may agree at the last index whose term is at most the leader's previous term.
+    index_t i = std::min(m.index, last_index());
+    while (i > 0 && term_at(i) > m.log_term) --i;
+    if (i == m.index) --i;
+    r.reject = true;
+    r.hint = i;
+    send(std::move(r));
+    return;
+  }
+  for (const auto& e : m.entries) {
+    if (e.index <= last_index()) {
+      if (term_at(e.index) == e.term) continue;
+      truncate_from(e.index);  // a conflicting suffix from an older leader
+    }
+    append_local(e);
+  }
+  const index_t last_new = m.index + m.entries.size();
+  if (m.commit > commit_) set_commit(std::min(m.commit, last_new));
+  r.hint = last_new;
+  send(std::move(r));
+}
+
+void core::handle_append_reply(const message& m, time_ms now) {
+  if (role_ != role::leader) return;
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  auto& p = it->second;
+  p.recently_active = true;
+  if (m.reject) {
+    if (m.index < p.match) return;  // stale
+    p.next = std::max(p.match + 1, std::min(m.index, m.hint + 1));
+    p.probing = true;
+    p.inflight = 0;
+    send_append(m.from, now, false);
+    if (p.inflight == 0) send_append(m.from, now, true);  // nothing to send: still check the logs
+    return;
+  }
+  // Only answers to appends that carried entries free a slot (heartbeats never took one).
+  if (m.hint > m.index && p.inflight > 0) --p.inflight;
+  if (m.hint > p.match) {
+    p.match = m.hint;
+    p.next = std::max(p.next, p.match + 1);
+    if (p.probing) {
+      p.probing = false;
+      p.inflight = 0;
+    }
+    if (maybe_commit()) broadcast_append(now, true);  // followers learn the commit at once
+  }
+  send_append(m.from, now, false);
+}
+
+persist_batch core::take_persist() {
+  persist_batch b;
+  hard_state now{term_, vote_, commit_};
+  if (now != persisted_state_) {
+    b.state = now;
+    persisted_state_ = now;
+  }
+  b.truncate_from = truncated_;
+  truncated_.reset();
+  for (index_t i = stable_ + 1; i <= last_index(); ++i) b.entries.push_back(log_[i - 1]);
+  stable_ = last_index();
+  return b;
+}
+
+std::vector<message> core::take_messages() {
+  std::vector<message> out;
+  out.swap(outbox_);
+  return out;
+}
+
+std::vector<entry> core::take_committed() {
+  std::vector<entry> out;
+  for (index_t i = applied_ + 1; i <= commit_; ++i) out.push_back(log_[i - 1]);
+  applied_ = commit_;
+  return out;
+}
+
+time_ms core::next_deadline() const {
+  if (role_ == role::leader) return std::min(next_heartbeat_, next_quorum_check_);
+  return election_deadline_;
+}
+
+}  // namespace p2p::raft

@@ -1,0 +1,170 @@
+#pragma once
+// Raft (Ongaro's thesis) as a pure state machine in the style of etcd's raft package: time and
+// messages are inputs; messages to send, state to persist and committed entries to apply are
+// outputs. No clocks, files, sockets or actors.
+//
+// The caller's contract, as etcd's Ready: after step()/tick()/propose(), first persist
+// take_persist() (fsync), then send take_messages(), then apply take_committed(). A vote or an
+// acknowledged entry is never sent before it is durable.
+//
+// This first part: elections with pre-vote and leader stickiness, check-quorum, log
+// replication with batching and pipelining, commit by counting current-term entries.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace p2p::raft {
+
+using node_id = std::string;
+using term_t = std::uint64_t;
+using index_t = std::uint64_t;
+using time_ms = std::int64_t;
+
+struct timing {
+  std::string name;
+  time_ms heartbeat;     // leader -> followers, at least this often
+  time_ms election_min;  // election timeouts are drawn from [election_min, election_max)
+  time_ms election_max;
+  std::size_t max_batch_entries;  // entries per append message
+  std::size_t max_batch_bytes;    // payload bytes per append message (one entry may exceed it)
+  std::size_t max_inflight;       // append messages in flight per follower
+};
+// "test", "lan", "wan"; nullopt for other names.
+std::optional<timing> timing_named(std::string_view name);
+
+enum class entry_type : std::uint8_t { normal, noop };
+
+struct entry {
+  term_t term = 0;
+  index_t index = 0;
+  entry_type type = entry_type::normal;
+  std::string data;
+};
+
+enum class msg_type : std::uint8_t { pre_vote, pre_vote_reply, vote, vote_reply, append, append_reply };
+
+struct message {
+  msg_type type = msg_type::append;
+  node_id from;
+  node_id to;
+  term_t term = 0;
+  // vote, pre_vote: the candidate's last log term and index. append: the previous entry's.
+  term_t log_term = 0;
+  index_t index = 0;
+  std::vector<entry> entries;  // append
+  index_t commit = 0;          // append: the leader's commit index
+  bool reject = false;         // replies
+  // append_reply: on success the follower's last matching index; on reject a hint where the
+  // logs may agree (the leader retries after it).
+  index_t hint = 0;
+};
+
+// What must be durable before the messages of the same step are sent.
+struct hard_state {
+  term_t term = 0;
+  node_id vote;
+  index_t commit = 0;
+  bool operator==(const hard_state&) const = default;
+};
+
+struct persist_batch {
+  std::optional<hard_state> state;       // set when it changed
+  std::optional<index_t> truncate_from;  // drop persisted entries from this index on first
+  std::vector<entry> entries;            // then append these
+  bool empty() const { return !state && !truncate_from && entries.empty(); }
+};
+
+enum class role { follower, pre_candidate, candidate, leader };
+std::string_view role_name(role r);
+
+struct progress {
+  index_t match = 0;
+  index_t next = 1;
+  bool probing = true;    // one append at a time until the follower's position is known
+  std::size_t inflight = 0;
+  bool recently_active = false;  // answered since the last quorum check
+  time_ms last_sent = 0;
+};
+
+class core {
+ public:
+  // `voters` includes `self`. `state` and `log` are what storage recovered (empty when new).
+  core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t seed, time_ms now,
+       hard_state state = {}, std::vector<entry> log = {});
+
+  void tick(time_ms now);
+  void step(const message& m, time_ms now);
+  // Leader only: appends an entry and returns its index; nullopt when not the leader.
+  std::optional<index_t> propose(std::string data, time_ms now);
+
+  persist_batch take_persist();
+  std::vector<message> take_messages();
+  std::vector<entry> take_committed();  // newly committed entries, in order, to apply
+
+  role state() const { return role_; }
+  term_t term() const { return term_; }
+  const node_id& leader() const { return leader_; }
+  const node_id& self() const { return self_; }
+  index_t commit_index() const { return commit_; }
+  index_t last_index() const { return log_.empty() ? 0 : log_.back().index; }
+  term_t last_term() const { return log_.empty() ? 0 : log_.back().term; }
+  term_t term_at(index_t i) const;
+  const std::vector<entry>& log() const { return log_; }
+  const std::map<node_id, progress>& peers() const { return progress_; }
+  const std::vector<node_id>& voters() const { return voters_; }
+  // The earliest time tick() has work to do.
+  time_ms next_deadline() const;
+
+ private:
+  std::size_t quorum() const { return voters_.size() / 2 + 1; }
+  void become_follower(term_t term, const node_id& leader, time_ms now);
+  void become_pre_candidate(time_ms now);
+  void become_candidate(time_ms now);
+  void become_leader(time_ms now);
+  void reset_election_timer(time_ms now);
+  void campaign(msg_type type);
+  void send(message m);
+  void send_append(const node_id& to, time_ms now, bool heartbeat);
+  void broadcast_append(time_ms now, bool heartbeat);
+  void handle_vote_request(const message& m, time_ms now);
+  void handle_vote_reply(const message& m, time_ms now);
+  void handle_append(const message& m, time_ms now);
+  void handle_append_reply(const message& m, time_ms now);
+  void append_local(entry e);
+  void truncate_from(index_t index);
+  bool maybe_commit();
+  void set_commit(index_t index);
+  bool log_up_to_date(term_t last_term, index_t last_index) const;
+  bool heard_from_leader_recently(time_ms now) const;
+
+  node_id self_;
+  std::vector<node_id> voters_;
+  timing timing_;
+  std::mt19937_64 rng_;
+
+  role role_ = role::follower;
+  term_t term_ = 0;
+  node_id vote_;
+  node_id leader_;
+  index_t commit_ = 0;
+  index_t applied_ = 0;
+  std::vector<entry> log_;  // index i lives at log_[i - 1]
+
+  time_ms election_deadline_ = 0;
+  time_ms last_leader_contact_ = -1;  // when we last heard from a current leader
+  time_ms next_heartbeat_ = 0;        // leader
+  time_ms next_quorum_check_ = 0;     // leader
+  std::map<node_id, bool> votes_;     // candidate, pre-candidate: who answered and how
+  std::map<node_id, progress> progress_;  // leader: every other voter
+
+  hard_state persisted_state_;
+  index_t stable_ = 0;  // entries up to here are in a batch already handed out
+  std::optional<index_t> truncated_;
+  std::vector<message> outbox_;
+};
+
+}  // namespace p2p::raft
