@@ -1,0 +1,137 @@
+// Raft's write-ahead log: round trips, torn tails cut, corruption refused, segments.
+#include <boost/test/unit_test.hpp>
+
+#include <fstream>
+
+#include "bench/harness/node_process.hpp"
+#include "protocol/raft/wal.hpp"
+
+using namespace p2p::raft;
+using p2p::harness::temp_dir;
+
+namespace {
+
+entry make_entry(term_t term, index_t index, std::string data) {
+  return entry{term, index, entry_type::normal, std::move(data)};
+}
+
+std::vector<std::filesystem::path> segments(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) out.push_back(f.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(raft)
+
+BOOST_AUTO_TEST_CASE(wal_checksums_are_crc32c) {
+  const std::string text = "123456789";
+  BOOST_TEST(crc32c(text.data(), text.size()) == 0xE3069283u);  // the standard check value
+}
+
+BOOST_AUTO_TEST_CASE(wal_recovers_state_entries_and_truncations) {
+  temp_dir dir("p2p-wal");
+  {
+    wal log(dir.path());
+    BOOST_TEST(log.entries().empty());
+    log.write({hard_state{1, "r1", 0}, std::nullopt, {make_entry(1, 1, "a"), make_entry(1, 2, "b"), make_entry(1, 3, "c")}});
+    // A new leader replaces entry 3 on, and the commit advances.
+    log.write({hard_state{2, "r2", 2}, index_t{3}, {make_entry(2, 3, "C"), make_entry(2, 4, "d")}});
+  }
+  wal again(dir.path());
+  BOOST_TEST((again.state() == hard_state{2, "r2", 2}));
+  BOOST_REQUIRE(again.entries().size() == 4u);
+  BOOST_TEST(again.entries()[2].data == "C");
+  BOOST_TEST(again.entries()[2].term == 2u);
+  BOOST_TEST(again.entries()[3].data == "d");
+  BOOST_TEST(again.torn_bytes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(wal_cuts_a_torn_tail_and_keeps_going) {
+  temp_dir dir("p2p-wal");
+  {
+    wal log(dir.path());
+    log.write({hard_state{1, "r1", 0}, std::nullopt, {make_entry(1, 1, "kept")}});
+    log.write({std::nullopt, std::nullopt, {make_entry(1, 2, std::string(100, 'x'))}});
+  }
+  // The crash interrupted the second write: its last bytes never reached the disk.
+  auto file = segments(dir.path()).back();
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) - 40);
+  {
+    wal log(dir.path());
+    BOOST_TEST(log.torn_bytes() > 0u);
+    BOOST_REQUIRE(log.entries().size() == 1u);
+    BOOST_TEST(log.entries()[0].data == "kept");
+    log.write({std::nullopt, std::nullopt, {make_entry(1, 2, "again")}});
+  }
+  wal after(dir.path());
+  BOOST_TEST(after.torn_bytes() == 0u);
+  BOOST_REQUIRE(after.entries().size() == 2u);
+  BOOST_TEST(after.entries()[1].data == "again");
+}
+
+BOOST_AUTO_TEST_CASE(wal_refuses_a_corrupted_record_in_the_middle) {
+  temp_dir dir("p2p-wal");
+  {
+    wal log(dir.path());
+    log.write({hard_state{1, "r1", 0}, std::nullopt, {make_entry(1, 1, "first-entry-payload")}});
+    log.write({std::nullopt, std::nullopt, {make_entry(1, 2, "second")}});
+  }
+  auto file = segments(dir.path()).back();
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto at = bytes.find("first-entry-payload");
+  BOOST_REQUIRE(at != std::string::npos);
+  bytes[at + 3] ^= 0x20;  // one flipped bit, valid records after it
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  try {
+    wal broken(dir.path());
+    BOOST_ERROR("a corrupted log was accepted");
+  } catch (const wal_error& e) {
+    std::string what = e.what();
+    BOOST_TEST(what.find("corrupted") != std::string::npos, what);
+    BOOST_TEST(what.find(file.filename().string()) != std::string::npos, what);
+    BOOST_TEST(what.find("checksum") != std::string::npos, what);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(wal_rolls_over_to_new_segments) {
+  temp_dir dir("p2p-wal");
+  {
+    wal log(dir.path(), 256);
+    for (index_t i = 1; i <= 40; ++i)
+      log.write({hard_state{1, "r1", i - 1}, std::nullopt, {make_entry(1, i, std::string(30, 'e'))}});
+  }
+  BOOST_TEST(segments(dir.path()).size() > 5u);
+  wal again(dir.path(), 256);
+  BOOST_TEST(again.entries().size() == 40u);
+  BOOST_TEST(again.state().commit == 39u);
+}
+
+BOOST_AUTO_TEST_CASE(a_core_restarts_from_its_wal_with_every_entry_it_acknowledged) {
+  temp_dir dir("p2p-wal");
+  const auto t = *timing_named("test");
+  {
+    wal log(dir.path());
+    core single("r1", {"r1"}, t, 1, 0);
+    single.tick(1000);  // a one-voter cluster elects itself
+    for (int i = 0; i < 5; ++i) single.propose(std::string(1, static_cast<char>('a' + i)), 1000);
+    log.write(single.take_persist());
+    BOOST_TEST(single.commit_index() == 6u);  // the leader's no-op and five entries
+  }
+  wal log(dir.path());
+  core restarted("r1", {"r1"}, t, 2, 0, log.state(), log.entries());
+  BOOST_TEST(restarted.last_index() == 6u);
+  BOOST_TEST(restarted.commit_index() == 6u);
+  BOOST_TEST(restarted.take_committed().size() == 6u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
