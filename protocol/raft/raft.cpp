@@ -59,6 +59,12 @@ void core::send(message m) {
 }
 
 void core::become_follower(term_t term, const node_id& leader, time_ms now) {
+  if (role_ == role::leader) {
+    fail_reads();
+    transfer_to_.clear();
+    round_sent_.clear();
+    lease_until_ = 0;
+  }
   if (term > term_) {
     term_ = term;
     vote_.clear();
@@ -71,7 +77,7 @@ void core::become_follower(term_t term, const node_id& leader, time_ms now) {
   reset_election_timer(now);
 }
 
-void core::campaign(msg_type type) {
+void core::campaign(msg_type type, bool transfer) {
   const term_t term = type == msg_type::pre_vote ? term_ + 1 : term_;
   for (const auto& v : voters_) {
     if (v == self_) continue;
@@ -81,6 +87,7 @@ void core::campaign(msg_type type) {
     m.term = term;
     m.log_term = last_term();
     m.index = last_index();
+    m.transfer = transfer;
     send(std::move(m));
   }
 }
@@ -96,10 +103,10 @@ void core::become_pre_candidate(time_ms now) {
     become_candidate(now);
     return;
   }
-  campaign(msg_type::pre_vote);
+  campaign(msg_type::pre_vote, false);
 }
 
-void core::become_candidate(time_ms now) {
+void core::become_candidate(time_ms now, bool transfer) {
   ++term_;
   vote_ = self_;
   role_ = role::candidate;
@@ -110,7 +117,7 @@ void core::become_candidate(time_ms now) {
     become_leader(now);
     return;
   }
-  campaign(msg_type::vote);
+  campaign(msg_type::vote, transfer);
 }
 
 void core::become_leader(time_ms now) {
@@ -122,10 +129,15 @@ void core::become_leader(time_ms now) {
     if (v != self_) progress_[v] = progress{0, last_index() + 1, true, 0, true, now};
   next_quorum_check_ = now + timing_.election_min;
   next_heartbeat_ = now + timing_.heartbeat;
+  round_ = 0;
+  round_sent_.clear();
+  lease_until_ = 0;
+  new_round(now);
   // An entry of our own term: committing it commits everything before it (thesis §3.6.2).
   append_local(entry{term_, last_index() + 1, entry_type::noop, {}});
   broadcast_append(now, false);
   maybe_commit();
+  update_lease_and_reads(now);
 }
 
 void core::append_local(entry e) {
@@ -172,6 +184,7 @@ void core::send_append(const node_id& to, time_ms now, bool heartbeat) {
   m.index = p.next - 1;
   m.log_term = term_at(m.index);
   m.commit = commit_;
+  m.round = round_;
   if (!saturated && has_entries) {
     std::size_t bytes = 0;
     for (index_t i = p.next; i <= last_index() && m.entries.size() < timing_.max_batch_entries; ++i) {
@@ -208,6 +221,7 @@ void core::tick(time_ms now) {
       }
       next_quorum_check_ = now + timing_.election_min;
     }
+    if (!transfer_to_.empty() && now >= transfer_deadline_) transfer_to_.clear();  // give up
     if (now >= next_heartbeat_) {
       next_heartbeat_ = now + timing_.heartbeat;
       for (auto& [id, p] : progress_) {
@@ -218,6 +232,7 @@ void core::tick(time_ms now) {
           p.next = p.match + 1;
         }
       }
+      new_round(now);
       broadcast_append(now, true);
     }
     return;
@@ -226,19 +241,96 @@ void core::tick(time_ms now) {
 }
 
 std::optional<index_t> core::propose(std::string data, time_ms now) {
-  if (role_ != role::leader) return std::nullopt;
+  if (role_ != role::leader || !transfer_to_.empty()) return std::nullopt;
   append_local(entry{term_, last_index() + 1, entry_type::normal, std::move(data)});
   broadcast_append(now, false);
   maybe_commit();
+  update_lease_and_reads(now);
   return last_index();
+}
+
+bool core::transfer_leadership(const node_id& to, time_ms now) {
+  if (role_ != role::leader || to == self_ || !progress_.count(to)) return false;
+  transfer_to_ = to;
+  transfer_deadline_ = now + timing_.election_max;
+  if (progress_.at(to).match == last_index()) {
+    message m;
+    m.type = msg_type::timeout_now;
+    m.to = to;
+    m.term = term_;
+    send(std::move(m));
+  } else {
+    send_append(to, now, false);
+  }
+  return true;
+}
+
+void core::new_round(time_ms now) {
+  round_sent_[++round_] = now;
+}
+
+void core::update_lease_and_reads(time_ms now) {
+  if (role_ != role::leader) return;
+  // The latest round a majority (counting ourselves) has acknowledged.
+  std::uint64_t confirmed = round_;
+  if (quorum() > 1) {
+    std::vector<std::uint64_t> acked;
+    for (const auto& [id, p] : progress_) acked.push_back(p.acked_round);
+    std::sort(acked.begin(), acked.end(), std::greater<>());
+    confirmed = acked[quorum() - 2];
+  }
+  if (auto it = round_sent_.find(confirmed); it != round_sent_.end()) {
+    // No voter grants a vote within election_min of hearing from us (stickiness), so nobody
+    // else can lead before this; a tenth is kept back for clock drift.
+    lease_until_ = std::max(lease_until_, it->second + timing_.election_min - timing_.election_min / 10);
+    round_sent_.erase(round_sent_.begin(), it);
+  }
+  // A read needs an entry of this term committed, so that commit_ covers every earlier leader's.
+  if (term_at(commit_) != term_) return;
+  auto ready = std::stable_partition(pending_reads_.begin(), pending_reads_.end(),
+                                     [&](const pending_read& r) { return r.round > confirmed; });
+  for (auto it = ready; it != pending_reads_.end(); ++it) ready_reads_.push_back({it->id, commit_});
+  pending_reads_.erase(ready, pending_reads_.end());
+  (void)now;
+}
+
+bool core::read_index(std::uint64_t id, time_ms now) {
+  if (role_ != role::leader) return false;
+  if (term_at(commit_) == term_ && now < lease_until_) {
+    ready_reads_.push_back({id, commit_});
+    return true;
+  }
+  new_round(now);
+  pending_reads_.push_back({id, commit_, round_});
+  broadcast_append(now, true);
+  update_lease_and_reads(now);
+  return true;
+}
+
+void core::fail_reads() {
+  for (const auto& r : pending_reads_) failed_reads_.push_back(r.id);
+  pending_reads_.clear();
+}
+
+std::vector<read_state> core::take_reads() {
+  std::vector<read_state> out;
+  out.swap(ready_reads_);
+  return out;
+}
+
+std::vector<std::uint64_t> core::take_failed_reads() {
+  std::vector<std::uint64_t> out;
+  out.swap(failed_reads_);
+  return out;
 }
 
 void core::step(const message& m, time_ms now) {
   if (std::find(voters_.begin(), voters_.end(), m.from) == voters_.end() || m.from == self_) return;
   const bool vote_request = m.type == msg_type::pre_vote || m.type == msg_type::vote;
   if (m.term > term_) {
-    // Leader stickiness: while we hear from a leader, a higher-term candidate is ignored.
-    if (vote_request && heard_from_leader_recently(now)) return;
+    // Leader stickiness: while we hear from a leader, a higher-term candidate is ignored
+    // (unless the leader itself asked it to campaign).
+    if (vote_request && !m.transfer && heard_from_leader_recently(now)) return;
     const bool keeps_term =
         m.type == msg_type::pre_vote || (m.type == msg_type::pre_vote_reply && !m.reject);
     if (!keeps_term) become_follower(m.term, m.type == msg_type::append ? m.from : node_id{}, now);
@@ -265,6 +357,10 @@ void core::step(const message& m, time_ms now) {
     case msg_type::vote_reply: handle_vote_reply(m, now); return;
     case msg_type::append: handle_append(m, now); return;
     case msg_type::append_reply: handle_append_reply(m, now); return;
+    case msg_type::timeout_now:
+      // Our leader hands over: campaign at once, skipping pre-vote.
+      if (role_ == role::follower && m.from == leader_) become_candidate(now, true);
+      return;
   }
 }
 
@@ -317,6 +413,7 @@ void core::handle_append(const message& m, time_ms now) {
   if (m.index < commit_) {
     // Everything up to our commit index is settled; tell the leader where we are.
     r.hint = commit_;
+    r.round = m.round;
     send(std::move(r));
     return;
   }
@@ -340,6 +437,7 @@ void core::handle_append(const message& m, time_ms now) {
   const index_t last_new = m.index + m.entries.size();
   if (m.commit > commit_) set_commit(std::min(m.commit, last_new));
   r.hint = last_new;
+  r.round = m.round;
   send(std::move(r));
 }
 
@@ -349,6 +447,8 @@ void core::handle_append_reply(const message& m, time_ms now) {
   if (it == progress_.end()) return;
   auto& p = it->second;
   p.recently_active = true;
+  p.acked_round = std::max(p.acked_round, m.round);
+  update_lease_and_reads(now);
   if (m.reject) {
     if (m.index < p.match) return;  // stale
     p.next = std::max(p.match + 1, std::min(m.index, m.hint + 1));
@@ -367,9 +467,19 @@ void core::handle_append_reply(const message& m, time_ms now) {
       p.probing = false;
       p.inflight = 0;
     }
-    if (maybe_commit()) broadcast_append(now, true);  // followers learn the commit at once
+    if (maybe_commit()) {
+      broadcast_append(now, true);  // followers learn the commit at once
+      update_lease_and_reads(now);
+    }
   }
   send_append(m.from, now, false);
+  if (m.from == transfer_to_ && p.match == last_index()) {
+    message t;
+    t.type = msg_type::timeout_now;
+    t.to = m.from;
+    t.term = term_;
+    send(std::move(t));
+  }
 }
 
 persist_batch core::take_persist() {
@@ -400,7 +510,11 @@ std::vector<entry> core::take_committed() {
 }
 
 time_ms core::next_deadline() const {
-  if (role_ == role::leader) return std::min(next_heartbeat_, next_quorum_check_);
+  if (role_ == role::leader) {
+    auto next = std::min(next_heartbeat_, next_quorum_check_);
+    if (!transfer_to_.empty()) next = std::min(next, transfer_deadline_);
+    return next;
+  }
   return election_deadline_;
 }
 

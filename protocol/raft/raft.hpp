@@ -7,8 +7,9 @@
 // take_persist() (fsync), then send take_messages(), then apply take_committed(). A vote or an
 // acknowledged entry is never sent before it is durable.
 //
-// This first part: elections with pre-vote and leader stickiness, check-quorum, log
-// replication with batching and pipelining, commit by counting current-term entries.
+// Here: elections with pre-vote and leader stickiness, check-quorum, log replication with
+// batching and pipelining, commit by counting current-term entries, leadership transfer,
+// read-index and the leader lease (reads only; safety never depends on clocks).
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -45,7 +46,10 @@ struct entry {
   std::string data;
 };
 
-enum class msg_type : std::uint8_t { pre_vote, pre_vote_reply, vote, vote_reply, append, append_reply };
+enum class msg_type : std::uint8_t {
+  pre_vote, pre_vote_reply, vote, vote_reply, append, append_reply,
+  timeout_now,  // leadership transfer: campaign now
+};
 
 struct message {
   msg_type type = msg_type::append;
@@ -61,6 +65,10 @@ struct message {
   // append_reply: on success the follower's last matching index; on reject a hint where the
   // logs may agree (the leader retries after it).
   index_t hint = 0;
+  // append: the leader's latest heartbeat round; append_reply: echoed. A reply acknowledges
+  // the leader as of that round (read-index and the lease count them).
+  std::uint64_t round = 0;
+  bool transfer = false;  // vote: campaigning on the leader's request; stickiness does not apply
 };
 
 // What must be durable before the messages of the same step are sent.
@@ -81,6 +89,12 @@ struct persist_batch {
 enum class role { follower, pre_candidate, candidate, leader };
 std::string_view role_name(role r);
 
+// A read confirmed at `index`: serve it once the state machine has applied `index`.
+struct read_state {
+  std::uint64_t id = 0;
+  index_t index = 0;
+};
+
 struct progress {
   index_t match = 0;
   index_t next = 1;
@@ -88,6 +102,7 @@ struct progress {
   std::size_t inflight = 0;
   bool recently_active = false;  // answered since the last quorum check
   time_ms last_sent = 0;
+  std::uint64_t acked_round = 0;  // the latest heartbeat round it acknowledged
 };
 
 class core {
@@ -98,8 +113,21 @@ class core {
 
   void tick(time_ms now);
   void step(const message& m, time_ms now);
-  // Leader only: appends an entry and returns its index; nullopt when not the leader.
+  // Leader only: appends an entry and returns its index; nullopt when not the leader or while
+  // it hands leadership over.
   std::optional<index_t> propose(std::string data, time_ms now);
+  // Leader only: hands leadership to `to` (a voter): catches it up, then tells it to campaign.
+  // Proposals are refused meanwhile; abandoned after an election timeout.
+  bool transfer_leadership(const node_id& to, time_ms now);
+  const node_id& transferring_to() const { return transfer_to_; }
+  // Leader only: a linearizable read. Within the lease it is confirmed at once; otherwise after
+  // a heartbeat round acknowledged by a majority (and once an entry of this term committed).
+  // The result comes out of take_reads(), or take_failed_reads() if leadership is lost first.
+  bool read_index(std::uint64_t id, time_ms now);
+  std::vector<read_state> take_reads();
+  std::vector<std::uint64_t> take_failed_reads();
+  // Until when reads may skip the round (0: no lease). Safety never depends on it.
+  time_ms lease_until() const { return lease_until_; }
 
   persist_batch take_persist();
   std::vector<message> take_messages();
@@ -123,10 +151,10 @@ class core {
   std::size_t quorum() const { return voters_.size() / 2 + 1; }
   void become_follower(term_t term, const node_id& leader, time_ms now);
   void become_pre_candidate(time_ms now);
-  void become_candidate(time_ms now);
+  void become_candidate(time_ms now, bool transfer = false);
   void become_leader(time_ms now);
   void reset_election_timer(time_ms now);
-  void campaign(msg_type type);
+  void campaign(msg_type type, bool transfer);
   void send(message m);
   void send_append(const node_id& to, time_ms now, bool heartbeat);
   void broadcast_append(time_ms now, bool heartbeat);
@@ -140,6 +168,9 @@ class core {
   void set_commit(index_t index);
   bool log_up_to_date(term_t last_term, index_t last_index) const;
   bool heard_from_leader_recently(time_ms now) const;
+  void new_round(time_ms now);
+  void update_lease_and_reads(time_ms now);
+  void fail_reads();
 
   node_id self_;
   std::vector<node_id> voters_;
@@ -160,6 +191,19 @@ class core {
   time_ms next_quorum_check_ = 0;     // leader
   std::map<node_id, bool> votes_;     // candidate, pre-candidate: who answered and how
   std::map<node_id, progress> progress_;  // leader: every other voter
+  node_id transfer_to_;
+  time_ms transfer_deadline_ = 0;
+  std::uint64_t round_ = 0;                     // leader: heartbeat rounds
+  std::map<std::uint64_t, time_ms> round_sent_;  // when each unconfirmed round went out
+  time_ms lease_until_ = 0;
+  struct pending_read {
+    std::uint64_t id;
+    index_t index;
+    std::uint64_t round;
+  };
+  std::vector<pending_read> pending_reads_;
+  std::vector<read_state> ready_reads_;
+  std::vector<std::uint64_t> failed_reads_;
 
   hard_state persisted_state_;
   index_t stable_ = 0;  // entries up to here are in a batch already handed out

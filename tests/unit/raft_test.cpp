@@ -353,6 +353,86 @@ BOOST_AUTO_TEST_CASE(a_restarted_node_never_votes_twice_in_a_term) {
   BOOST_TEST(!restarted.take_messages().front().reject);  // the same candidate again: granted
 }
 
+BOOST_AUTO_TEST_CASE(leadership_moves_to_the_chosen_node_after_it_catches_up) {
+  network net(3, 8);
+  auto leader = net.elect();
+  node_id target = leader == "r2" ? "r1" : "r2";
+  // The target falls behind first.
+  net.isolate(target);
+  for (int i = 0; i < 5; ++i) net.propose_and_wait(leader, labelled("w", i));
+  net.heal();
+  const auto term = net.at(leader).term();
+  BOOST_REQUIRE(net.at(leader).transfer_leadership(target, net.now));
+  BOOST_TEST(!net.at(leader).propose("during", net.now).has_value());  // refused while handing over
+  net.drain();
+  net.run_for(50);
+  BOOST_TEST((net.at(target).state() == role::leader));
+  BOOST_TEST(net.at(target).term() == term + 1);
+  BOOST_TEST(net.at(leader).leader() == target);
+  net.propose_and_wait(target, "after");
+  net.run_for(50);
+  for (const auto& id : net.ids) BOOST_TEST(data_of(net.applied[id]).size() == 6u, id);
+  BOOST_TEST(!net.at(target).transfer_leadership("nobody", net.now));
+  net.check_safety();
+}
+
+BOOST_AUTO_TEST_CASE(reads_are_confirmed_by_a_majority_or_the_lease) {
+  network net(3, 9);
+  auto leader = net.elect();
+  net.propose_and_wait(leader, "v1");
+  auto& l = net.at(leader);
+  BOOST_TEST(!net.at(leader == "r0" ? "r1" : "r0").read_index(1, net.now));  // followers cannot
+  net.run_for(100);  // heartbeats acknowledged: the lease holds
+  BOOST_TEST(l.lease_until() > net.now);
+  BOOST_REQUIRE(l.read_index(2, net.now));
+  auto reads = l.take_reads();  // within the lease: at once, no round
+  BOOST_REQUIRE(reads.size() == 1u);
+  BOOST_TEST(reads[0].id == 2u);
+  BOOST_TEST(reads[0].index == l.commit_index());
+  // Without the lease (time passed without heartbeats getting through), a round confirms it.
+  net.isolate(leader);
+  net.run_for(net.t.election_min);
+  BOOST_TEST(l.lease_until() <= net.now);
+  BOOST_REQUIRE(l.read_index(3, net.now));
+  net.drain();
+  BOOST_TEST(l.take_reads().empty());  // cut off: nobody confirms
+  net.run_for(3 * net.t.election_min);  // check-quorum deposes it: the read fails, not hangs
+  auto failed = l.take_failed_reads();
+  BOOST_REQUIRE(failed.size() == 1u);
+  BOOST_TEST(failed[0] == 3u);
+  net.heal();
+  auto next = net.elect();
+  net.run_for(20);
+  auto& n = net.at(next);
+  net.isolate(next);  // no lease any more once isolated long enough; then heal and read
+  net.run_for(net.t.election_min);
+  net.heal();
+  BOOST_REQUIRE(n.read_index(4, net.now));
+  net.drain();
+  auto confirmed = n.take_reads();
+  BOOST_REQUIRE(confirmed.size() == 1u);
+  BOOST_TEST(confirmed[0].index == n.commit_index());
+}
+
+BOOST_AUTO_TEST_CASE(no_new_leader_is_elected_before_the_old_lease_ends) {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    network net(5, seed);
+    auto leader = net.elect();
+    net.run_for(100);
+    const auto lease = net.at(leader).lease_until();
+    BOOST_REQUIRE(lease > net.now);
+    net.isolate(leader);
+    time_ms elected_at = -1;
+    for (int step = 0; step < 1000 && elected_at < 0; ++step) {
+      net.run_for(1);
+      for (const auto& id : net.ids)
+        if (id != leader && net.at(id).state() == role::leader) elected_at = net.now;
+    }
+    BOOST_REQUIRE(elected_at >= 0);
+    BOOST_TEST(elected_at >= lease, "seed " << seed << ": new leader at " << elected_at << ", lease until " << lease);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(randomized_faults_keep_raft_safe) {
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
     network net(5, seed);
