@@ -22,16 +22,83 @@ std::string_view role_name(role r) {
   return "follower";
 }
 
+std::string encode_membership(const membership& m) {
+  std::string out = "v:";
+  for (std::size_t i = 0; i < m.voters.size(); ++i) out.append(i ? "," : "").append(m.voters[i]);
+  out += ";l:";
+  for (std::size_t i = 0; i < m.learners.size(); ++i) out.append(i ? "," : "").append(m.learners[i]);
+  return out;
+}
+
+std::optional<membership> decode_membership(std::string_view data) {
+  auto list = [](std::string_view text) {
+    std::vector<node_id> out;
+    while (!text.empty()) {
+      auto comma = text.find(',');
+      out.emplace_back(text.substr(0, comma));
+      if (comma == std::string_view::npos) break;
+      text.remove_prefix(comma + 1);
+    }
+    return out;
+  };
+  auto semi = data.find(";l:");
+  if (data.rfind("v:", 0) != 0 || semi == std::string_view::npos) return std::nullopt;
+  membership m{list(data.substr(2, semi - 2)), list(data.substr(semi + 3))};
+  if (m.voters.empty()) return std::nullopt;
+  return m;
+}
+
 core::core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t seed, time_ms now,
            hard_state state, std::vector<entry> log)
-    : self_(std::move(self)), voters_(std::move(voters)), timing_(std::move(t)), rng_(seed),
-      term_(state.term), vote_(state.vote), commit_(state.commit), log_(std::move(log)),
-      persisted_state_(state) {
-  if (std::find(voters_.begin(), voters_.end(), self_) == voters_.end()) voters_.push_back(self_);
-  std::sort(voters_.begin(), voters_.end());
+    : self_(std::move(self)), timing_(std::move(t)), rng_(seed), term_(state.term), vote_(state.vote),
+      commit_(state.commit), log_(std::move(log)), persisted_state_(state) {
+  std::sort(voters.begin(), voters.end());
+  voters.erase(std::unique(voters.begin(), voters.end()), voters.end());
+  initial_.voters = std::move(voters);
+  apply_latest_membership();
   stable_ = last_index();
   commit_ = std::min(commit_, last_index());
   reset_election_timer(now);
+}
+
+bool core::voter(const node_id& id) const {
+  return std::binary_search(members_.voters.begin(), members_.voters.end(), id);
+}
+bool core::is_voter() const { return voter(self_); }
+
+void core::apply_latest_membership() {
+  members_ = initial_;
+  config_index_ = 0;
+  for (auto it = log_.rbegin(); it != log_.rend(); ++it)
+    if (it->type == entry_type::config)
+      if (auto m = decode_membership(it->data)) {
+        members_ = *m;
+        config_index_ = it->index;
+        break;
+      }
+}
+
+// The leader tracks every member but itself: new ones start probing at the end of the log.
+void core::sync_progress(time_ms now) {
+  if (role_ != role::leader) return;
+  std::vector<node_id> members = members_.voters;
+  members.insert(members.end(), members_.learners.begin(), members_.learners.end());
+  for (auto it = progress_.begin(); it != progress_.end();)
+    it = std::find(members.begin(), members.end(), it->first) == members.end() ? progress_.erase(it) : std::next(it);
+  for (const auto& id : members)
+    if (id != self_ && !progress_.count(id)) progress_[id] = progress{0, last_index() + 1, true, 0, true, now, 0};
+}
+
+template <class Value>
+std::uint64_t core::quorum_value(std::uint64_t own, Value value) const {
+  std::vector<std::uint64_t> values;
+  for (const auto& v : members_.voters) {
+    if (v == self_) values.push_back(own);
+    else if (auto it = progress_.find(v); it != progress_.end()) values.push_back(value(it->second));
+    else values.push_back(0);
+  }
+  std::sort(values.begin(), values.end(), std::greater<>());
+  return values[quorum() - 1];
 }
 
 term_t core::term_at(index_t i) const {
@@ -79,7 +146,7 @@ void core::become_follower(term_t term, const node_id& leader, time_ms now) {
 
 void core::campaign(msg_type type, bool transfer) {
   const term_t term = type == msg_type::pre_vote ? term_ + 1 : term_;
-  for (const auto& v : voters_) {
+  for (const auto& v : members_.voters) {
     if (v == self_) continue;
     message m;
     m.type = type;
@@ -125,8 +192,7 @@ void core::become_leader(time_ms now) {
   leader_ = self_;
   votes_.clear();
   progress_.clear();
-  for (const auto& v : voters_)
-    if (v != self_) progress_[v] = progress{0, last_index() + 1, true, 0, true, now};
+  sync_progress(now);
   next_quorum_check_ = now + timing_.election_min;
   next_heartbeat_ = now + timing_.heartbeat;
   round_ = 0;
@@ -141,12 +207,16 @@ void core::become_leader(time_ms now) {
 }
 
 void core::append_local(entry e) {
+  const bool config = e.type == entry_type::config;
   log_.push_back(std::move(e));
+  // A server uses the latest membership in its log, committed or not (thesis §4.1).
+  if (config) apply_latest_membership();
 }
 
 void core::truncate_from(index_t index) {
   if (index == 0 || index > last_index()) return;
   log_.resize(index - 1);
+  if (config_index_ >= index) apply_latest_membership();
   if (index <= stable_) {
     truncated_ = truncated_ ? std::min(*truncated_, index) : index;
     stable_ = index - 1;
@@ -159,10 +229,7 @@ void core::set_commit(index_t index) {
 
 bool core::maybe_commit() {
   if (role_ != role::leader) return false;
-  std::vector<index_t> matches{last_index()};
-  for (const auto& [id, p] : progress_) matches.push_back(p.match);
-  std::sort(matches.begin(), matches.end(), std::greater<>());
-  const index_t candidate = matches[quorum() - 1];
+  const index_t candidate = quorum_value(last_index(), [](const progress& p) { return p.match; });
   // Only entries of the current term are committed by counting replicas (thesis §3.6.2).
   if (candidate > commit_ && term_at(candidate) == term_) {
     set_commit(candidate);
@@ -210,9 +277,9 @@ void core::tick(time_ms now) {
     if (now >= next_quorum_check_) {
       // Check-quorum: a leader that has not heard from a majority within an election timeout
       // steps down, so a partitioned leader cannot go on believing it leads.
-      std::size_t active = 1;
+      std::size_t active = is_voter() ? 1 : 0;
       for (auto& [id, p] : progress_) {
-        active += p.recently_active ? 1 : 0;
+        active += p.recently_active && voter(id) ? 1 : 0;
         p.recently_active = false;
       }
       if (active < quorum()) {
@@ -237,7 +304,11 @@ void core::tick(time_ms now) {
     }
     return;
   }
-  if (now >= election_deadline_) become_pre_candidate(now);
+  // Non-voters follow; they never campaign.
+  if (now >= election_deadline_) {
+    if (is_voter()) become_pre_candidate(now);
+    else reset_election_timer(now);
+  }
 }
 
 std::optional<index_t> core::propose(std::string data, time_ms now) {
@@ -249,8 +320,55 @@ std::optional<index_t> core::propose(std::string data, time_ms now) {
   return last_index();
 }
 
+std::optional<index_t> core::propose_change(const membership_change& change, time_ms now, std::string* why) {
+  auto refuse = [&](std::string reason) -> std::optional<index_t> {
+    if (why) *why = std::move(reason);
+    return std::nullopt;
+  };
+  if (role_ != role::leader) return refuse("not the leader");
+  if (!transfer_to_.empty()) return refuse("leadership is being transferred");
+  if (config_index_ > commit_) return refuse("another membership change is not committed yet");
+  // Until an entry of its term commits, a new leader may not know the latest committed config.
+  if (term_at(commit_) != term_) return refuse("this leader has not committed an entry of its term yet");
+  membership next = members_;
+  auto& v = next.voters;
+  auto& l = next.learners;
+  auto has = [](const std::vector<node_id>& xs, const node_id& x) { return std::find(xs.begin(), xs.end(), x) != xs.end(); };
+  auto drop = [](std::vector<node_id>& xs, const node_id& x) { xs.erase(std::remove(xs.begin(), xs.end(), x), xs.end()); };
+  if (change.node.empty()) return refuse("no node given");
+  switch (change.kind) {
+    case change_kind::add_voter:
+      if (has(v, change.node)) return refuse(change.node + " is already a voter");
+      drop(l, change.node);
+      v.push_back(change.node);
+      break;
+    case change_kind::add_learner:
+      if (has(v, change.node) || has(l, change.node)) return refuse(change.node + " is already a member");
+      l.push_back(change.node);
+      break;
+    case change_kind::promote:
+      if (!has(l, change.node)) return refuse(change.node + " is not a non-voter");
+      drop(l, change.node);
+      v.push_back(change.node);
+      break;
+    case change_kind::remove:
+      if (!has(v, change.node) && !has(l, change.node)) return refuse(change.node + " is not a member");
+      drop(v, change.node);
+      drop(l, change.node);
+      if (v.empty()) return refuse("the last voter cannot be removed");
+      break;
+  }
+  std::sort(v.begin(), v.end());
+  std::sort(l.begin(), l.end());
+  append_local(entry{term_, last_index() + 1, entry_type::config, encode_membership(next)});
+  sync_progress(now);
+  broadcast_append(now, false);
+  maybe_commit();
+  return last_index();
+}
+
 bool core::transfer_leadership(const node_id& to, time_ms now) {
-  if (role_ != role::leader || to == self_ || !progress_.count(to)) return false;
+  if (role_ != role::leader || to == self_ || !voter(to) || !progress_.count(to)) return false;
   transfer_to_ = to;
   transfer_deadline_ = now + timing_.election_max;
   if (progress_.at(to).match == last_index()) {
@@ -272,13 +390,7 @@ void core::new_round(time_ms now) {
 void core::update_lease_and_reads(time_ms now) {
   if (role_ != role::leader) return;
   // The latest round a majority (counting ourselves) has acknowledged.
-  std::uint64_t confirmed = round_;
-  if (quorum() > 1) {
-    std::vector<std::uint64_t> acked;
-    for (const auto& [id, p] : progress_) acked.push_back(p.acked_round);
-    std::sort(acked.begin(), acked.end(), std::greater<>());
-    confirmed = acked[quorum() - 2];
-  }
+  const std::uint64_t confirmed = quorum_value(round_, [](const progress& p) { return p.acked_round; });
   if (auto it = round_sent_.find(confirmed); it != round_sent_.end()) {
     // No voter grants a vote within election_min of hearing from us (stickiness), so nobody
     // else can lead before this; a tenth is kept back for clock drift.
@@ -325,7 +437,9 @@ std::vector<std::uint64_t> core::take_failed_reads() {
 }
 
 void core::step(const message& m, time_ms now) {
-  if (std::find(voters_.begin(), voters_.end(), m.from) == voters_.end() || m.from == self_) return;
+  // Messages come from any node: a server added to the cluster hears from the leader before
+  // it knows its own membership. Votes go only to voters (handle_vote_request).
+  if (m.from == self_ || m.from.empty()) return;
   const bool vote_request = m.type == msg_type::pre_vote || m.type == msg_type::vote;
   if (m.term > term_) {
     // Leader stickiness: while we hear from a leader, a higher-term candidate is ignored
@@ -366,7 +480,9 @@ void core::step(const message& m, time_ms now) {
 
 void core::handle_vote_request(const message& m, time_ms now) {
   bool grant = false;
-  if (m.type == msg_type::pre_vote) {
+  if (!voter(m.from) || !is_voter()) {
+    grant = false;
+  } else if (m.type == msg_type::pre_vote) {
     // Would we vote in the candidate's next term? Nothing changes here.
     grant = m.term > term_ && log_up_to_date(m.log_term, m.index);
   } else {
@@ -389,6 +505,7 @@ void core::handle_vote_reply(const message& m, time_ms now) {
   const bool counts = (role_ == role::pre_candidate && m.type == msg_type::pre_vote_reply) ||
                       (role_ == role::candidate && m.type == msg_type::vote_reply);
   if (!counts) return;
+  if (!voter(m.from)) return;
   votes_[m.from] = !m.reject;
   std::size_t granted = 0, rejected = 0;
   for (const auto& [id, yes] : votes_) (yes ? granted : rejected) += 1;
@@ -470,6 +587,11 @@ void core::handle_append_reply(const message& m, time_ms now) {
     if (maybe_commit()) {
       broadcast_append(now, true);  // followers learn the commit at once
       update_lease_and_reads(now);
+      // A leader removed from the voters hands over once the change is committed (§4.2.2).
+      if (!is_voter() && commit_ >= config_index_) {
+        become_follower(term_, {}, now);
+        return;
+      }
     }
   }
   send_append(m.from, now, false);

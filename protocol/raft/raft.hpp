@@ -9,7 +9,8 @@
 //
 // Here: elections with pre-vote and leader stickiness, check-quorum, log replication with
 // batching and pipelining, commit by counting current-term entries, leadership transfer,
-// read-index and the leader lease (reads only; safety never depends on clocks).
+// read-index and the leader lease (reads only; safety never depends on clocks), and
+// single-server membership changes with non-voters, one at a time.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -37,7 +38,23 @@ struct timing {
 // "test", "lan", "wan"; nullopt for other names.
 std::optional<timing> timing_named(std::string_view name);
 
-enum class entry_type : std::uint8_t { normal, noop };
+enum class entry_type : std::uint8_t { normal, noop, config };
+
+// The cluster's membership; a config entry carries one (the latest in the log is in force).
+struct membership {
+  std::vector<node_id> voters;    // sorted
+  std::vector<node_id> learners;  // non-voters: receive the log, never vote (sorted)
+  bool operator==(const membership&) const = default;
+};
+std::string encode_membership(const membership& m);
+std::optional<membership> decode_membership(std::string_view data);
+
+// One change at a time (thesis §4.1). Replacing a voter is add_voter, then remove.
+enum class change_kind : std::uint8_t { add_voter, add_learner, promote, remove };
+struct membership_change {
+  change_kind kind;
+  node_id node;
+};
 
 struct entry {
   term_t term = 0;
@@ -107,7 +124,9 @@ struct progress {
 
 class core {
  public:
-  // `voters` includes `self`. `state` and `log` are what storage recovered (empty when new).
+  // `voters` is the bootstrap membership (config entries in the log override it); a node not
+  // in it is a non-voter until a change says otherwise. `state` and `log` are what storage
+  // recovered (empty when new).
   core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t seed, time_ms now,
        hard_state state = {}, std::vector<entry> log = {});
 
@@ -119,6 +138,11 @@ class core {
   // Leader only: hands leadership to `to` (a voter): catches it up, then tells it to campaign.
   // Proposals are refused meanwhile; abandoned after an election timeout.
   bool transfer_leadership(const node_id& to, time_ms now);
+  // Leader only: appends a membership change; nullopt with `why` set when refused (not the
+  // leader, a change still uncommitted, nothing of this term committed yet, invalid change).
+  std::optional<index_t> propose_change(const membership_change& change, time_ms now, std::string* why = nullptr);
+  const membership& members() const { return members_; }
+  bool is_voter() const;
   const node_id& transferring_to() const { return transfer_to_; }
   // Leader only: a linearizable read. Within the lease it is confirmed at once; otherwise after
   // a heartbeat round acknowledged by a majority (and once an entry of this term committed).
@@ -143,12 +167,18 @@ class core {
   term_t term_at(index_t i) const;
   const std::vector<entry>& log() const { return log_; }
   const std::map<node_id, progress>& peers() const { return progress_; }
-  const std::vector<node_id>& voters() const { return voters_; }
+  const std::vector<node_id>& voters() const { return members_.voters; }
   // The earliest time tick() has work to do.
   time_ms next_deadline() const;
 
  private:
-  std::size_t quorum() const { return voters_.size() / 2 + 1; }
+  std::size_t quorum() const { return members_.voters.size() / 2 + 1; }
+  bool voter(const node_id& id) const;
+  void apply_latest_membership();
+  void sync_progress(time_ms now);
+  // The quorum-th highest of `value` over the voters (ours given by `own`).
+  template <class Value>
+  std::uint64_t quorum_value(std::uint64_t own, Value value) const;
   void become_follower(term_t term, const node_id& leader, time_ms now);
   void become_pre_candidate(time_ms now);
   void become_candidate(time_ms now, bool transfer = false);
@@ -173,7 +203,9 @@ class core {
   void fail_reads();
 
   node_id self_;
-  std::vector<node_id> voters_;
+  membership initial_;  // from the constructor
+  membership members_;  // in force: the latest config entry's, else initial_
+  index_t config_index_ = 0;  // the latest config entry, 0 for the initial membership
   timing timing_;
   std::mt19937_64 rng_;
 

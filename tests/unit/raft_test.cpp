@@ -47,14 +47,18 @@ struct network {
   time_ms now = 0;
   std::uint64_t seed;
 
-  explicit network(int n, std::uint64_t seed_ = 1) : seed(seed_) {
+  std::vector<node_id> bootstrap;  // the initial voters (default: everyone)
+
+  // `voters` < n: the nodes after the first `voters` start as non-members.
+  explicit network(int n, std::uint64_t seed_ = 1, int voters = 0) : seed(seed_) {
     for (int i = 0; i < n; ++i) ids.push_back(name_of(i));
+    bootstrap.assign(ids.begin(), ids.begin() + (voters > 0 ? voters : n));
     for (const auto& id : ids) start(id);
   }
 
   void start(const node_id& id) {
     auto& d = disks[id];
-    nodes[id] = std::make_unique<core>(id, ids, t, seed * 1000 + std::hash<std::string>{}(id) % 1000 + now, now,
+    nodes[id] = std::make_unique<core>(id, bootstrap, t, seed * 1000 + std::hash<std::string>{}(id) % 1000 + now, now,
                                        d.state, d.log);
     applied[id].clear();
   }
@@ -431,6 +435,73 @@ BOOST_AUTO_TEST_CASE(no_new_leader_is_elected_before_the_old_lease_ends) {
     BOOST_REQUIRE(elected_at >= 0);
     BOOST_TEST(elected_at >= lease, "seed " << seed << ": new leader at " << elected_at << ", lease until " << lease);
   }
+}
+
+BOOST_AUTO_TEST_CASE(voters_are_added_promoted_and_removed_one_at_a_time) {
+  network net(5, 10, 3);  // r3 and r4 start outside the cluster
+  auto leader = net.elect();
+  net.propose_and_wait(leader, "before");
+  auto& l = net.at(leader);
+  std::string why;
+  BOOST_REQUIRE(l.propose_change({change_kind::add_learner, "r3"}, net.now, &why));
+  BOOST_TEST(!l.propose_change({change_kind::add_voter, "r4"}, net.now, &why).has_value());
+  BOOST_TEST(why.find("not committed") != std::string::npos, why);
+  net.drain();
+  net.run_for(50);
+  BOOST_TEST(data_of(net.applied["r3"]).size() == 1u);  // the non-voter has the log
+  BOOST_TEST(!net.at("r3").is_voter());
+  BOOST_TEST((net.at("r3").members().learners == std::vector<node_id>{"r3"}));
+  BOOST_REQUIRE(l.propose_change({change_kind::promote, "r3"}, net.now));
+  net.drain();
+  BOOST_REQUIRE(l.propose_change({change_kind::add_voter, "r4"}, net.now));
+  net.drain();
+  net.run_for(50);
+  BOOST_TEST(l.voters().size() == 5u);
+  for (const auto& id : net.ids) BOOST_TEST(net.at(id).voters().size() == 5u, id);
+  // With five voters two may fail.
+  std::vector<node_id> others;
+  for (const auto& id : net.ids)
+    if (id != leader) others.push_back(id);
+  net.crash(others[0]);
+  net.crash(others[1]);
+  net.propose_and_wait(leader, "with two down");
+  BOOST_TEST(data_of(net.applied[leader]).size() == 2u);
+  net.restart(others[0]);
+  net.restart(others[1]);
+  net.run_for(200);
+  // The leader removes itself: once that commits it steps down and the rest elect a leader.
+  BOOST_REQUIRE(l.propose_change({change_kind::remove, leader}, net.now, &why));
+  net.drain();
+  net.run_for(500);
+  BOOST_TEST(!net.at(leader).is_voter());
+  auto next = net.leaders();
+  BOOST_REQUIRE(next.size() == 1u);
+  BOOST_TEST(next.front() != leader);
+  BOOST_TEST(net.at(next.front()).voters().size() == 4u);
+  net.propose_and_wait(next.front(), "after removal");
+  net.run_for(100);
+  for (const auto& id : net.ids)  // the removed node hears no more
+    BOOST_TEST(data_of(net.applied[id]).size() == (id == leader ? 2u : 3u), id);
+  // Restarted nodes recover the membership from their logs.
+  net.crash("r4");
+  net.restart("r4");
+  BOOST_TEST(net.at("r4").voters().size() == 4u);
+  net.check_safety();
+}
+
+BOOST_AUTO_TEST_CASE(a_non_voter_never_campaigns) {
+  network net(3, 11, 2);
+  auto leader = net.elect();
+  BOOST_REQUIRE(net.at(leader).propose_change({change_kind::add_learner, "r2"}, net.now));
+  net.drain();
+  net.crash(leader);
+  net.run_for(2000);
+  BOOST_TEST((net.at("r2").state() == role::follower));
+  BOOST_TEST(!net.at("r2").propose("x", net.now).has_value());
+  const membership expected{{"r0", "r1"}, {"r2"}};
+  BOOST_TEST((expected == net.at("r2").members()));
+  BOOST_TEST((decode_membership(encode_membership(net.at("r2").members())) == net.at("r2").members()));
+  BOOST_TEST(!decode_membership("nonsense").has_value());
 }
 
 BOOST_AUTO_TEST_CASE(randomized_faults_keep_raft_safe) {
