@@ -203,7 +203,7 @@ void core::become_leader(time_ms now) {
   append_local(entry{term_, last_index() + 1, entry_type::noop, {}});
   broadcast_append(now, false);
   maybe_commit();
-  update_lease_and_reads(now);
+  update_lease_and_reads();
 }
 
 void core::append_local(entry e) {
@@ -316,7 +316,7 @@ std::optional<index_t> core::propose(std::string data, time_ms now) {
   append_local(entry{term_, last_index() + 1, entry_type::normal, std::move(data)});
   broadcast_append(now, false);
   maybe_commit();
-  update_lease_and_reads(now);
+  update_lease_and_reads();
   return last_index();
 }
 
@@ -371,6 +371,7 @@ bool core::transfer_leadership(const node_id& to, time_ms now) {
   if (role_ != role::leader || to == self_ || !voter(to) || !progress_.count(to)) return false;
   transfer_to_ = to;
   transfer_deadline_ = now + timing_.election_max;
+  lease_until_ = 0;  // the target may win before any lease would end
   if (progress_.at(to).match == last_index()) {
     message m;
     m.type = msg_type::timeout_now;
@@ -387,13 +388,14 @@ void core::new_round(time_ms now) {
   round_sent_[++round_] = now;
 }
 
-void core::update_lease_and_reads(time_ms now) {
+void core::update_lease_and_reads() {
   if (role_ != role::leader) return;
   // The latest round a majority (counting ourselves) has acknowledged.
   const std::uint64_t confirmed = quorum_value(round_, [](const progress& p) { return p.acked_round; });
-  if (auto it = round_sent_.find(confirmed); it != round_sent_.end()) {
+  if (auto it = round_sent_.find(confirmed); it != round_sent_.end() && transfer_to_.empty()) {
     // No voter grants a vote within election_min of hearing from us (stickiness), so nobody
-    // else can lead before this; a tenth is kept back for clock drift.
+    // else can lead before this; a tenth is kept back for clock drift. Not while handing
+    // over: the target's campaign skips stickiness.
     lease_until_ = std::max(lease_until_, it->second + timing_.election_min - timing_.election_min / 10);
     round_sent_.erase(round_sent_.begin(), it);
   }
@@ -403,7 +405,6 @@ void core::update_lease_and_reads(time_ms now) {
                                      [&](const pending_read& r) { return r.round > confirmed; });
   for (auto it = ready; it != pending_reads_.end(); ++it) ready_reads_.push_back({it->id, commit_});
   pending_reads_.erase(ready, pending_reads_.end());
-  (void)now;
 }
 
 bool core::read_index(std::uint64_t id, time_ms now) {
@@ -415,7 +416,7 @@ bool core::read_index(std::uint64_t id, time_ms now) {
   new_round(now);
   pending_reads_.push_back({id, commit_, round_});
   broadcast_append(now, true);
-  update_lease_and_reads(now);
+  update_lease_and_reads();
   return true;
 }
 
@@ -565,7 +566,7 @@ void core::handle_append_reply(const message& m, time_ms now) {
   auto& p = it->second;
   p.recently_active = true;
   p.acked_round = std::max(p.acked_round, m.round);
-  update_lease_and_reads(now);
+  update_lease_and_reads();
   if (m.reject) {
     if (m.index < p.match) return;  // stale
     p.next = std::max(p.match + 1, std::min(m.index, m.hint + 1));
@@ -586,7 +587,7 @@ void core::handle_append_reply(const message& m, time_ms now) {
     }
     if (maybe_commit()) {
       broadcast_append(now, true);  // followers learn the commit at once
-      update_lease_and_reads(now);
+      update_lease_and_reads();
       // A leader removed from the voters hands over once the change is committed (§4.2.2).
       if (!is_voter() && commit_ >= config_index_) {
         become_follower(term_, {}, now);

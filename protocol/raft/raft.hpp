@@ -199,7 +199,7 @@ class core {
   bool log_up_to_date(term_t last_term, index_t last_index) const;
   bool heard_from_leader_recently(time_ms now) const;
   void new_round(time_ms now);
-  void update_lease_and_reads(time_ms now);
+  void update_lease_and_reads();
   void fail_reads();
 
   node_id self_;
