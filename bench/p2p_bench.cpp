@@ -453,6 +453,19 @@ double poll_ms(bench_clock::time_point start, std::chrono::seconds limit, const 
   return std::max(0.0, seconds_since(start) * 1000);
 }
 
+// Kills process `victim` and returns the milliseconds until every other one has logged `line`.
+double kill_until_survivors_log(std::vector<std::unique_ptr<harness::child_process>>& processes,
+                                std::size_t victim, const std::string& line, const std::string& what,
+                                const std::function<std::string(harness::child_process&)>& log_of) {
+  auto start = bench_clock::now();
+  processes[victim]->signal(SIGKILL);
+  return poll_ms(start, 120s, what, [&] {
+    for (std::size_t i = 0; i < processes.size(); ++i)
+      if (i != victim && log_of(*processes[i]).find(line) == std::string::npos) return false;
+    return true;
+  });
+}
+
 double total_cpu_percent(const std::vector<pid_t>& pids, double duration_s) {
   double before = 0, after = 0;
   for (auto pid : pids) before += cpu_seconds(pid);
@@ -514,13 +527,8 @@ membership_figures membership_ours(const settings& s) {
   const std::size_t victim = n / 2;
   const std::string dead_line =
       "\"msg\":\"member offline\",\"node_id\":\"" + harness::joined_cluster::id(victim) + "\",\"state\":\"dead\"";
-  start = bench_clock::now();
-  nodes[victim]->signal(SIGKILL);
-  f.detect_ms = poll_ms(start, 120s, "our crash detection", [&] {
-    for (std::size_t i = 0; i < n; ++i)
-      if (i != victim && nodes[i]->err().find(dead_line) == std::string::npos) return false;
-    return true;
-  });
+  f.detect_ms = kill_until_survivors_log(nodes, victim, dead_line, "our crash detection",
+                                         [](harness::child_process& p) { return p.err(); });
   for (auto& node : nodes) node->signal(SIGTERM);
   for (auto& node : nodes) node->wait_exit(15s);
   return f;
@@ -579,13 +587,8 @@ membership_figures membership_serf(const settings& s, const std::string& serf) {
   f.idle_percent = total_cpu_percent(pids, s.duration_s);
   const std::size_t victim = n / 2;
   const std::string failed = "EventMemberFailed: " + name(victim) + " ";
-  start = bench_clock::now();
-  agents[victim]->signal(SIGKILL);
-  f.detect_ms = poll_ms(start, 120s, "serf crash detection", [&] {
-    for (std::size_t i = 0; i < n; ++i)
-      if (i != victim && agents[i]->out().find(failed) == std::string::npos) return false;
-    return true;
-  });
+  f.detect_ms = kill_until_survivors_log(agents, victim, failed, "serf crash detection",
+                                         [](harness::child_process& p) { return p.out(); });
   for (auto& a : agents) a->signal(SIGKILL);
   for (auto& a : agents) a->wait_exit(15s);
   return f;

@@ -175,16 +175,10 @@ caf::behavior swim_actor(caf::stateful_actor<swim_state>* self, swim_config cfg)
     return r;
   };
   auto summary = [=] {
-    auto s = status();
     json::writer w;
     w.begin_object()
-        .field("incarnation", s.incarnation)
-        .field("profile", s.profile)
-        .field("local_health", s.local_health)
-        .field("alive", s.alive)
-        .field("suspect", s.suspect)
-        .field("dead", s.dead)
-        .field("left", s.left)
+        .key("status")
+        .raw(codec::encode(status()))
         .field("subscribers", self->state.subscribers.size())
         .field("pending_ticks", self->state.ticks.size())
         .end_object();
