@@ -122,11 +122,16 @@ void push_chunks(self_ptr self, const gossip_config& cfg, const std::string& to,
     if (chunks->size() > 1) bulk(self, -1);
     return;
   }
+  auto peers = handle(self, "peers");
+  if (!peers) {  // restarting: the rest goes with a later round
+    if (chunks->size() > 1) bulk(self, -1);
+    return;
+  }
   msg::gossip_exchange ex;
   ex.from = cfg.info.node_id;
   ex.kind = msg::exchange_kind::push;
   ex.records = (*chunks)[index];
-  self->request(handle(self, "peers"), cfg.timing.exchange_timeout,
+  self->request(peers, cfg.timing.exchange_timeout,
                 msg::peer_request{to, "gossip", caf::make_message(std::move(ex))})
       .then([=](msg::gossip_delta&) { push_chunks(self, cfg, to, chunks, index + 1); },
             [=](caf::error& err) {
@@ -217,11 +222,13 @@ void try_seed(self_ptr self, const gossip_config& cfg, std::size_t index,
     return;
   }
   const auto seed = cfg.seeds[index];
-  if (seed == cfg.info.cluster) {
+  auto peers = handle(self, "peers");
+  if (seed == cfg.info.cluster || !peers) {
+    if (!peers) errors->push_back(seed + ": the peers actor is not running");
     try_seed(self, cfg, index + 1, errors);
     return;
   }
-  self->request(handle(self, "peers"), cfg.timing.exchange_timeout + std::chrono::seconds(3), msg::peer_connect{seed})
+  self->request(peers, cfg.timing.exchange_timeout + std::chrono::seconds(3), msg::peer_connect{seed})
       .then(
           [=](msg::node_identity& id) {
             if (id.node_id == cfg.info.node_id) {
