@@ -490,13 +490,12 @@ membership_figures membership_ours(const settings& s) {
   };
   std::vector<std::unique_ptr<harness::temp_dir>> dirs;
   std::vector<std::unique_ptr<harness::child_process>> nodes;
-  auto spawn = [&](std::size_t i, std::vector<std::string> args) {
+  auto spawn = [&](std::vector<std::string> args) {
     dirs.push_back(std::make_unique<harness::temp_dir>("p2p-bench-member"));
     args.push_back("--data-dir=" + dirs.back()->path().string());
     nodes.push_back(std::make_unique<harness::child_process>(harness::node_binary(), args));
-    (void)i;
   };
-  spawn(0, common(0));
+  spawn(common(0));
   auto seed_line = nodes[0]->wait_for_stderr("\"msg\":\"ready\"", 30s);
   if (!seed_line) die("the seed node did not start: " + nodes[0]->err());
   simdjson::dom::parser parser;
@@ -507,7 +506,7 @@ membership_figures membership_ours(const settings& s) {
   for (std::size_t i = 1; i < n; ++i) {
     auto args = common(i);
     args.push_back("--seeds=" + seed);
-    spawn(i, args);
+    spawn(args);
   }
   for (auto& node : nodes)
     if (!node->wait_for_stderr("\"msg\":\"ready\"", 60s)) die("a node did not start: " + node->err());

@@ -104,15 +104,28 @@ void on_accepted(self_ptr self, const gossip_config& cfg, const std::vector<goss
   }
 }
 
-std::vector<gossip::record> merge_all(self_ptr self, std::vector<gossip::record>& records) {
-  auto& st = self->state;
+struct merge_outcome {
   std::vector<gossip::record> accepted;
+  std::vector<gossip::record> conflicts;  // an id alive under another node_uuid
+};
+
+// Merges records from a peer; conflicts are counted, logged and handed back.
+merge_outcome merge_all(self_ptr self, std::vector<gossip::record>& records) {
+  auto& st = self->state;
+  merge_outcome out;
   for (auto& r : records) {
     auto result = st.records->merge(r, [&](const std::string& id) { return is_alive(st, id); });
-    if (result == gossip::merge_result::accepted) accepted.push_back(std::move(r));
-    else if (result == gossip::merge_result::conflict) ++st.conflicts;
+    if (result == gossip::merge_result::accepted) {
+      out.accepted.push_back(std::move(r));
+    } else if (result == gossip::merge_result::conflict) {
+      ++st.conflicts;
+      log::warn("gossip", "another process claims a known node id",
+                {{"node_id", json::quote(r.id)}, {"node_uuid", json::quote(r.node_uuid)},
+                 {"known_uuid", json::quote(st.records->records().at(r.id).node_uuid)}});
+      out.conflicts.push_back(std::move(r));
+    }
   }
-  return accepted;
+  return out;
 }
 
 // Sends records in chunks of at most 64 KiB, one chunk in flight.
@@ -183,8 +196,7 @@ void exchange(self_ptr self, const gossip_config& cfg, const std::string& to, ms
               else if (done) done(nullptr);
               return;
             }
-            auto accepted = merge_all(self, d.records);
-            on_accepted(self, cfg, accepted, to);
+            on_accepted(self, cfg, merge_all(self, d.records).accepted, to);
             push_records(self, cfg, to, s.records->records_for(d.wanted));
             if (!d.next_after.empty()) {
               bulk(self, +1);
@@ -386,26 +398,15 @@ caf::behavior gossip_actor(caf::stateful_actor<gossip_state>* self, gossip_confi
       [=](join_retry&) { join(self, cfg); },
       [=](msg::gossip_exchange& ex) -> caf::result<msg::gossip_delta> {
         auto& s = self->state;
-        std::vector<gossip::record> accepted;
-        for (auto& r : ex.records) {
-          auto result = s.records->merge(r, [&](const std::string& id) { return is_alive(s, id); });
-          if (result == gossip::merge_result::accepted) {
-            accepted.push_back(std::move(r));
-            continue;
-          }
-          if (result != gossip::merge_result::conflict) continue;
-          ++s.conflicts;
-          const auto& known = s.records->records().at(r.id);
+        auto merged = merge_all(self, ex.records);
+        on_accepted(self, cfg, merged.accepted, ex.from);
+        // The sender's own record refused: it must not join under that id.
+        for (const auto& r : merged.conflicts)
           if (r.id == ex.from && r.id != cfg.info.node_id)
             return make_api_error(api_errc::conflict,
                                   "node id " + r.id + " is already alive in this cluster as node_uuid " +
-                                      known.node_uuid,
+                                      s.records->records().at(r.id).node_uuid,
                                   R"({"field":"node_id"})");
-          log::warn("gossip", "another process claims a known node id",
-                    {{"node_id", json::quote(r.id)}, {"node_uuid", json::quote(r.node_uuid)},
-                     {"known_uuid", json::quote(known.node_uuid)}});
-        }
-        on_accepted(self, cfg, accepted, ex.from);
         if (ex.kind == msg::exchange_kind::push) return msg::gossip_delta{};
         if (ex.kind == msg::exchange_kind::hash)
           return msg::gossip_delta{ex.digest_hash == s.records->digest_hash(), {}, {}, {}};

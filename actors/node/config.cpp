@@ -1,12 +1,12 @@
 #include "actors/node/config.hpp"
 
-#include "protocol/swim/swim.hpp"
-
 #include <boost/program_options.hpp>
 
 #include <charconv>
 #include <fstream>
 #include <sstream>
+
+#include "protocol/swim/swim.hpp"
 
 namespace p2p {
 
