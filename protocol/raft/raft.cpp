@@ -49,15 +49,21 @@ std::optional<membership> decode_membership(std::string_view data) {
 }
 
 core::core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t seed, time_ms now,
-           hard_state state, std::vector<entry> log)
+           hard_state state, std::vector<entry> log, std::optional<snapshot> snap)
     : self_(std::move(self)), timing_(std::move(t)), rng_(seed), term_(state.term), vote_(state.vote),
       commit_(state.commit), log_(std::move(log)), persisted_state_(state) {
   std::sort(voters.begin(), voters.end());
   voters.erase(std::unique(voters.begin(), voters.end()), voters.end());
   initial_.voters = std::move(voters);
+  if (snap && snap->index > 0) {
+    snapshot_ = std::move(*snap);
+    // Storage hands over the entries after the snapshot; drop any it kept from before.
+    std::erase_if(log_, [&](const entry& e) { return e.index <= snapshot_.index; });
+    applied_ = snapshot_.index;
+  }
   apply_latest_membership();
   stable_ = last_index();
-  commit_ = std::min(commit_, last_index());
+  commit_ = std::clamp(commit_, snapshot_.index, last_index());
   reset_election_timer(now);
 }
 
@@ -67,8 +73,8 @@ bool core::voter(const node_id& id) const {
 bool core::is_voter() const { return voter(self_); }
 
 void core::apply_latest_membership() {
-  members_ = initial_;
-  config_index_ = 0;
+  members_ = snapshot_.index > 0 ? snapshot_.members : initial_;
+  config_index_ = snapshot_.index;
   for (auto it = log_.rbegin(); it != log_.rend(); ++it)
     if (it->type == entry_type::config)
       if (auto m = decode_membership(it->data)) {
@@ -102,8 +108,9 @@ std::uint64_t core::quorum_value(std::uint64_t own, Value value) const {
 }
 
 term_t core::term_at(index_t i) const {
-  if (i == 0 || i > log_.size()) return 0;
-  return log_[i - 1].term;
+  if (i == snapshot_.index) return snapshot_.term;
+  if (i < first_index() || i > last_index()) return 0;
+  return at(i).term;
 }
 
 void core::reset_election_timer(time_ms now) {
@@ -214,8 +221,8 @@ void core::append_local(entry e) {
 }
 
 void core::truncate_from(index_t index) {
-  if (index == 0 || index > last_index()) return;
-  log_.resize(index - 1);
+  if (index <= snapshot_.index || index > last_index()) return;
+  log_.resize(index - snapshot_.index - 1);
   if (config_index_ >= index) apply_latest_membership();
   if (index <= stable_) {
     truncated_ = truncated_ ? std::min(*truncated_, index) : index;
@@ -240,6 +247,27 @@ bool core::maybe_commit() {
 
 void core::send_append(const node_id& to, time_ms now, bool heartbeat) {
   auto& p = progress_.at(to);
+  // The entries it needs are compacted away: it gets the snapshot instead, one chunk at a time.
+  if (p.snapshot_index != 0 || p.next <= snapshot_.index) {
+    if (p.snapshot_index != snapshot_.index) {
+      p.snapshot_index = snapshot_.index;  // (a newer snapshot replaces one half sent)
+      p.snapshot_offset = 0;
+      p.inflight = 0;
+    }
+    if (p.inflight == 0) {
+      send_snapshot_chunk(to, now);
+    } else if (heartbeat) {
+      // Keeps its election timer quiet and counts for read rounds: index 0 matches any log.
+      message m;
+      m.type = msg_type::append;
+      m.to = to;
+      m.term = term_;
+      m.commit = 0;
+      m.round = round_;
+      send(std::move(m));
+    }
+    return;
+  }
   const bool saturated = p.probing ? p.inflight > 0 : p.inflight >= timing_.max_inflight;
   const bool has_entries = p.next <= last_index();
   if (saturated && !heartbeat) return;
@@ -255,7 +283,7 @@ void core::send_append(const node_id& to, time_ms now, bool heartbeat) {
   if (!saturated && has_entries) {
     std::size_t bytes = 0;
     for (index_t i = p.next; i <= last_index() && m.entries.size() < timing_.max_batch_entries; ++i) {
-      const auto& e = log_[i - 1];
+      const auto& e = at(i);
       if (!m.entries.empty() && bytes + e.data.size() > timing_.max_batch_bytes) break;
       bytes += e.data.size();
       m.entries.push_back(e);
@@ -292,9 +320,11 @@ void core::tick(time_ms now) {
     if (now >= next_heartbeat_) {
       next_heartbeat_ = now + timing_.heartbeat;
       for (auto& [id, p] : progress_) {
-        // Appends unanswered for two heartbeats were probably lost: start again from the match.
+        // Appends unanswered for two heartbeats were probably lost: start again from the match
+        // (a snapshot chunk is sent again from where it was).
         if (p.inflight > 0 && now - p.last_sent >= 2 * timing_.heartbeat) {
           p.inflight = 0;
+          if (p.snapshot_index != 0) continue;
           p.probing = true;
           p.next = p.match + 1;
         }
@@ -448,12 +478,15 @@ void core::step(const message& m, time_ms now) {
     if (vote_request && !m.transfer && heard_from_leader_recently(now)) return;
     const bool keeps_term =
         m.type == msg_type::pre_vote || (m.type == msg_type::pre_vote_reply && !m.reject);
-    if (!keeps_term) become_follower(m.term, m.type == msg_type::append ? m.from : node_id{}, now);
+    const bool from_leader = m.type == msg_type::append || m.type == msg_type::snapshot;
+    if (!keeps_term) become_follower(m.term, from_leader ? m.from : node_id{}, now);
   } else if (m.term < term_) {
     // A stale leader or candidate learns the current term from our answer and steps down.
-    if (m.type == msg_type::append || m.type == msg_type::pre_vote || m.type == msg_type::vote) {
+    if (m.type == msg_type::append || m.type == msg_type::snapshot || m.type == msg_type::pre_vote ||
+        m.type == msg_type::vote) {
       message r;
       r.type = m.type == msg_type::append     ? msg_type::append_reply
+               : m.type == msg_type::snapshot ? msg_type::snapshot_reply
                : m.type == msg_type::pre_vote ? msg_type::pre_vote_reply
                                               : msg_type::vote_reply;
       r.to = m.from;
@@ -472,6 +505,8 @@ void core::step(const message& m, time_ms now) {
     case msg_type::vote_reply: handle_vote_reply(m, now); return;
     case msg_type::append: handle_append(m, now); return;
     case msg_type::append_reply: handle_append_reply(m, now); return;
+    case msg_type::snapshot: handle_snapshot(m, now); return;
+    case msg_type::snapshot_reply: handle_snapshot_reply(m, now); return;
     case msg_type::timeout_now:
       // Our leader hands over: campaign at once, skipping pre-vote.
       if (role_ == role::follower && m.from == leader_) become_candidate(now, true);
@@ -567,6 +602,7 @@ void core::handle_append_reply(const message& m, time_ms now) {
   p.recently_active = true;
   p.acked_round = std::max(p.acked_round, m.round);
   update_lease_and_reads();
+  if (p.snapshot_index != 0) return;  // a heartbeat's answer while the snapshot goes out
   if (m.reject) {
     if (m.index < p.match) return;  // stale
     p.next = std::max(p.match + 1, std::min(m.index, m.hint + 1));
@@ -605,6 +641,133 @@ void core::handle_append_reply(const message& m, time_ms now) {
   }
 }
 
+void core::send_snapshot_chunk(const node_id& to, time_ms now) {
+  auto& p = progress_.at(to);
+  message m;
+  m.type = msg_type::snapshot;
+  m.to = to;
+  m.term = term_;
+  m.index = snapshot_.index;
+  m.log_term = snapshot_.term;
+  m.round = round_;
+  m.offset = std::min<std::uint64_t>(p.snapshot_offset, snapshot_.data.size());
+  m.data = snapshot_.data.substr(m.offset, std::max<std::size_t>(timing_.max_batch_bytes, 1));
+  m.done = m.offset + m.data.size() == snapshot_.data.size();
+  m.members = encode_membership(snapshot_.members);
+  p.inflight = 1;
+  p.last_sent = now;
+  send(std::move(m));
+}
+
+void core::handle_snapshot(const message& m, time_ms now) {
+  if (role_ == role::leader) return;
+  if (role_ != role::follower || leader_ != m.from) become_follower(term_, m.from, now);
+  last_leader_contact_ = now;
+  reset_election_timer(now);
+  message r;
+  r.type = msg_type::snapshot_reply;
+  r.to = m.from;
+  r.term = term_;
+  r.index = m.index;
+  r.round = m.round;
+  if (m.index <= commit_) {
+    // Everything it covers is settled here already (committed entries match the leader's).
+    r.done = true;
+    r.hint = commit_;
+    send(std::move(r));
+    return;
+  }
+  const bool same = incoming_.index == m.index && incoming_.term == m.log_term;
+  if (m.offset == 0) {
+    incoming_ = snapshot{m.index, m.log_term, {}, {}};
+  } else if (!same || m.offset != incoming_.data.size()) {
+    // A chunk out of order (lost or duplicated): ask for where we are, or the start.
+    r.reject = true;
+    r.hint = same ? incoming_.data.size() : 0;
+    send(std::move(r));
+    return;
+  }
+  incoming_.data += m.data;
+  if (!m.done) {
+    r.hint = incoming_.data.size();
+    send(std::move(r));
+    return;
+  }
+  auto members = decode_membership(m.members);
+  if (!members) {
+    incoming_ = {};
+    r.reject = true;
+    r.hint = 0;
+    send(std::move(r));
+    return;
+  }
+  incoming_.members = std::move(*members);
+  if (term_at(m.index) == m.log_term && m.index <= last_index()) {
+    // Our log already holds the snapshot's last entry: keep what follows it (thesis §5.3).
+    log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(m.index - snapshot_.index));
+  } else {
+    log_.clear();
+    truncated_ = truncated_ ? std::min(*truncated_, m.index + 1) : m.index + 1;
+  }
+  snapshot_ = std::move(incoming_);
+  incoming_ = {};
+  stable_ = std::max(stable_, snapshot_.index);
+  commit_ = std::max(commit_, snapshot_.index);
+  applied_ = std::max(applied_, snapshot_.index);
+  apply_latest_membership();
+  to_persist_snapshot_ = snapshot_;
+  to_restore_ = snapshot_;
+  r.done = true;
+  r.hint = snapshot_.index;
+  send(std::move(r));
+}
+
+void core::handle_snapshot_reply(const message& m, time_ms now) {
+  if (role_ != role::leader) return;
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  auto& p = it->second;
+  p.recently_active = true;
+  p.acked_round = std::max(p.acked_round, m.round);
+  update_lease_and_reads();
+  if (m.done) {
+    if (m.hint > p.match) p.match = m.hint;
+    p.next = p.match + 1;
+    p.snapshot_index = 0;
+    p.snapshot_offset = 0;
+    p.inflight = 0;
+    p.probing = true;
+    if (maybe_commit()) {
+      broadcast_append(now, true);
+      update_lease_and_reads();
+    }
+    send_append(m.from, now, false);
+    return;
+  }
+  if (p.snapshot_index != m.index || p.snapshot_index != snapshot_.index) return;  // about an older one
+  p.snapshot_offset = m.hint;
+  p.inflight = 0;
+  send_snapshot_chunk(m.from, now);
+}
+
+bool core::compact(index_t index, std::string data) {
+  if (index <= snapshot_.index || index > applied_ || index > last_index()) return false;
+  // The membership in force at `index`: the latest config entry up to it.
+  membership members = snapshot_.index > 0 ? snapshot_.members : initial_;
+  for (index_t i = index; i >= first_index(); --i)
+    if (const auto& e = at(i); e.type == entry_type::config) {
+      if (auto m = decode_membership(e.data)) members = *m;
+      break;
+    }
+  const term_t term = term_at(index);
+  log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(index - snapshot_.index));
+  snapshot_ = snapshot{index, term, std::move(members), std::move(data)};
+  stable_ = std::max(stable_, index);
+  apply_latest_membership();
+  to_persist_snapshot_ = snapshot_;
+  return true;
+}
+
 persist_batch core::take_persist() {
   persist_batch b;
   hard_state now{term_, vote_, commit_};
@@ -612,11 +775,19 @@ persist_batch core::take_persist() {
     b.state = now;
     persisted_state_ = now;
   }
+  b.snapshot = std::move(to_persist_snapshot_);
+  to_persist_snapshot_.reset();
   b.truncate_from = truncated_;
   truncated_.reset();
-  for (index_t i = stable_ + 1; i <= last_index(); ++i) b.entries.push_back(log_[i - 1]);
+  for (index_t i = std::max(stable_, snapshot_.index) + 1; i <= last_index(); ++i) b.entries.push_back(at(i));
   stable_ = last_index();
   return b;
+}
+
+std::optional<snapshot> core::take_restore() {
+  auto out = std::move(to_restore_);
+  to_restore_.reset();
+  return out;
 }
 
 std::vector<message> core::take_messages() {
@@ -627,7 +798,7 @@ std::vector<message> core::take_messages() {
 
 std::vector<entry> core::take_committed() {
   std::vector<entry> out;
-  for (index_t i = applied_ + 1; i <= commit_; ++i) out.push_back(log_[i - 1]);
+  for (index_t i = std::max(applied_, snapshot_.index) + 1; i <= commit_; ++i) out.push_back(at(i));
   applied_ = commit_;
   return out;
 }

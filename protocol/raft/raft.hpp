@@ -63,9 +63,19 @@ struct entry {
   std::string data;
 };
 
+// The state machine as of `index` (log compaction, thesis §5): replaces the entries up to it.
+struct snapshot {
+  index_t index = 0;  // the last entry it covers
+  term_t term = 0;    // that entry's term
+  membership members;  // the membership in force at `index`
+  std::string data;    // the state machine's bytes
+  bool operator==(const snapshot&) const = default;
+};
+
 enum class msg_type : std::uint8_t {
   pre_vote, pre_vote_reply, vote, vote_reply, append, append_reply,
   timeout_now,  // leadership transfer: campaign now
+  snapshot, snapshot_reply,  // InstallSnapshot, one chunk at a time
 };
 
 struct message {
@@ -86,6 +96,14 @@ struct message {
   // the leader as of that round (read-index and the lease count them).
   std::uint64_t round = 0;
   bool transfer = false;  // vote: campaigning on the leader's request; stickiness does not apply
+  // snapshot: `index`/`log_term` name the snapshot, `offset` is where `data` (a chunk) starts in
+  // it, `done` marks the last chunk, `members` its encoded membership.
+  // snapshot_reply: `hint` is the next offset wanted (`reject` when it restarts), or with
+  // `done` the snapshot index now installed.
+  std::uint64_t offset = 0;
+  std::string data;
+  std::string members;
+  bool done = false;
 };
 
 // What must be durable before the messages of the same step are sent.
@@ -96,11 +114,14 @@ struct hard_state {
   bool operator==(const hard_state&) const = default;
 };
 
+// Applied by storage in this order: state, snapshot (drops every entry up to its index),
+// truncation, entries.
 struct persist_batch {
-  std::optional<hard_state> state;       // set when it changed
-  std::optional<index_t> truncate_from;  // drop persisted entries from this index on first
-  std::vector<entry> entries;            // then append these
-  bool empty() const { return !state && !truncate_from && entries.empty(); }
+  std::optional<hard_state> state;         // set when it changed
+  std::optional<index_t> truncate_from;    // drop persisted entries from this index on
+  std::vector<entry> entries;              // then append these
+  std::optional<raft::snapshot> snapshot;  // written atomically
+  bool empty() const { return !state && !snapshot && !truncate_from && entries.empty(); }
 };
 
 enum class role { follower, pre_candidate, candidate, leader };
@@ -120,15 +141,18 @@ struct progress {
   bool recently_active = false;  // answered since the last quorum check
   time_ms last_sent = 0;
   std::uint64_t acked_round = 0;  // the latest heartbeat round it acknowledged
+  // Sending a snapshot (the entries it needs are compacted away): which one, and the next offset.
+  index_t snapshot_index = 0;
+  std::uint64_t snapshot_offset = 0;
 };
 
 class core {
  public:
   // `voters` is the bootstrap membership (config entries in the log override it); a node not
   // in it is a non-voter until a change says otherwise. `state` and `log` are what storage
-  // recovered (empty when new).
+  // recovered (empty when new): the log continues right after `snap` when one is given.
   core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t seed, time_ms now,
-       hard_state state = {}, std::vector<entry> log = {});
+       hard_state state = {}, std::vector<entry> log = {}, std::optional<snapshot> snap = std::nullopt);
 
   void tick(time_ms now);
   void step(const message& m, time_ms now);
@@ -153,8 +177,17 @@ class core {
   // Until when reads may skip the round (0: no lease). Safety never depends on it.
   time_ms lease_until() const { return lease_until_; }
 
+  // Log compaction: the application has applied up to `index` (≤ what take_committed() gave
+  // out) and `data` is its state there. Entries up to `index` are dropped; the snapshot goes
+  // out in the next persist batch. False when `index` is not applied or already compacted.
+  bool compact(index_t index, std::string data);
+  const snapshot& latest_snapshot() const { return snapshot_; }
+
   persist_batch take_persist();
   std::vector<message> take_messages();
+  // A snapshot received from the leader, once durable: the application replaces its state
+  // with it before applying take_committed(). Call after take_persist().
+  std::optional<snapshot> take_restore();
   std::vector<entry> take_committed();  // newly committed entries, in order, to apply
 
   role state() const { return role_; }
@@ -162,10 +195,12 @@ class core {
   const node_id& leader() const { return leader_; }
   const node_id& self() const { return self_; }
   index_t commit_index() const { return commit_; }
-  index_t last_index() const { return log_.empty() ? 0 : log_.back().index; }
-  term_t last_term() const { return log_.empty() ? 0 : log_.back().term; }
-  term_t term_at(index_t i) const;
-  const std::vector<entry>& log() const { return log_; }
+  index_t last_index() const { return log_.empty() ? snapshot_.index : log_.back().index; }
+  term_t last_term() const { return log_.empty() ? snapshot_.term : log_.back().term; }
+  index_t first_index() const { return snapshot_.index + 1; }  // the first entry still in the log
+  term_t term_at(index_t i) const;  // 0 when unknown (compacted before the snapshot, or past the end)
+  const std::vector<entry>& log() const { return log_; }  // from first_index() on
+  index_t applied_index() const { return applied_; }
   const std::map<node_id, progress>& peers() const { return progress_; }
   const std::vector<node_id>& voters() const { return members_.voters; }
   // The earliest time tick() has work to do.
@@ -192,6 +227,10 @@ class core {
   void handle_vote_reply(const message& m, time_ms now);
   void handle_append(const message& m, time_ms now);
   void handle_append_reply(const message& m, time_ms now);
+  void handle_snapshot(const message& m, time_ms now);
+  void handle_snapshot_reply(const message& m, time_ms now);
+  void send_snapshot_chunk(const node_id& to, time_ms now);
+  const entry& at(index_t i) const { return log_[i - snapshot_.index - 1]; }
   void append_local(entry e);
   void truncate_from(index_t index);
   bool maybe_commit();
@@ -215,7 +254,12 @@ class core {
   node_id leader_;
   index_t commit_ = 0;
   index_t applied_ = 0;
-  std::vector<entry> log_;  // index i lives at log_[i - 1]
+  std::vector<entry> log_;  // index i lives at log_[i - snapshot_.index - 1]
+  snapshot snapshot_;       // the latest (index 0: none)
+  // Follower: the snapshot being received, and one received but not yet restored.
+  snapshot incoming_;
+  std::optional<snapshot> to_persist_snapshot_;
+  std::optional<snapshot> to_restore_;
 
   time_ms election_deadline_ = 0;
   time_ms last_leader_contact_ = -1;  // when we last heard from a current leader

@@ -4,8 +4,14 @@
 // fdatasyncs once (group commit: the caller batches whatever accumulated meanwhile). Recovery
 // replays the records; a torn tail (a crash in the middle of a write) is cut off, a corrupted
 // record with valid data after it is refused with an error naming the file and offset.
+//
+// A snapshot is written to its own file atomically (temporary file, fsync, rename, fsync of
+// the directory); then the entries after it and the state go to a fresh segment and the older
+// segments and snapshots are deleted. A crash anywhere in between recovers the same log: entries
+// the snapshot covers are skipped, and an entry written again replaces the old one and all after.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,7 +37,8 @@ class wal {
 
   // What recovery found (and, after writes, what the log holds).
   const hard_state& state() const { return state_; }
-  const std::vector<entry>& entries() const { return entries_; }
+  const std::vector<entry>& entries() const { return entries_; }  // after the snapshot
+  const std::optional<raft::snapshot>& snapshot() const { return snapshot_; }
   // Bytes cut off a torn tail during recovery (0 when the log was clean).
   std::uint64_t torn_bytes() const { return torn_bytes_; }
 
@@ -40,6 +47,9 @@ class wal {
 
  private:
   void recover();
+  void recover_snapshot();
+  void write_snapshot(const raft::snapshot& snap);
+  std::uint64_t next_segment_number() const;
   void open_segment(std::uint64_t first_index);
   void append_record(std::uint8_t type, const std::string& payload);
   void sync();
@@ -50,6 +60,7 @@ class wal {
   std::uint64_t segment_size_ = 0;
   hard_state state_;
   std::vector<entry> entries_;
+  std::optional<raft::snapshot> snapshot_;
   std::uint64_t torn_bytes_ = 0;
   std::string pending_;  // records of the batch being written
 };

@@ -24,16 +24,57 @@ node_id name_of(int i) { return labelled("r", i); }
 // What a node's storage holds: applied from persist batches, as the actor will.
 struct disk {
   hard_state state;
-  std::vector<entry> log;
+  std::optional<snapshot> snap;
+  std::vector<entry> log;  // after the snapshot
+  index_t base() const { return snap ? snap->index : 0; }
   void apply(const persist_batch& b) {
     if (b.state) state = *b.state;
-    if (b.truncate_from) log.resize(*b.truncate_from - 1);
+    if (b.snapshot) {
+      BOOST_REQUIRE_MESSAGE(b.snapshot->index > base(), "a snapshot never goes back");
+      std::erase_if(log, [&](const entry& e) { return e.index <= b.snapshot->index; });
+      if (!log.empty() && log.front().index != b.snapshot->index + 1) log.clear();
+      snap = b.snapshot;
+    }
+    if (b.truncate_from && *b.truncate_from <= base() + log.size())
+      log.resize(*b.truncate_from > base() ? *b.truncate_from - base() - 1 : 0);
     for (const auto& e : b.entries) {
-      BOOST_REQUIRE_MESSAGE(e.index == log.size() + 1, "persisted entries must be contiguous");
+      BOOST_REQUIRE_MESSAGE(e.index == base() + log.size() + 1, "persisted entries must be contiguous");
       log.push_back(e);
     }
   }
 };
+
+// The test state machine is the list of applied entries itself, so snapshots carry it whole.
+std::string encode_entries(const std::vector<entry>& entries) {
+  std::string out;
+  for (const auto& e : entries) {
+    out.append(std::to_string(e.term)).append(" ").append(std::to_string(e.index)).append(" ");
+    out.append(std::to_string(static_cast<int>(e.type))).append(" ").append(std::to_string(e.data.size()));
+    out.append(" ").append(e.data);
+  }
+  return out;
+}
+std::vector<entry> decode_entries(const std::string& text) {
+  std::vector<entry> out;
+  std::size_t at = 0;
+  auto number = [&] {
+    auto space = text.find(' ', at);
+    auto v = std::stoull(text.substr(at, space - at));
+    at = space + 1;
+    return v;
+  };
+  while (at < text.size()) {
+    entry e;
+    e.term = number();
+    e.index = number();
+    e.type = static_cast<entry_type>(number());
+    auto size = number();
+    e.data = text.substr(at, size);
+    at += size;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
 
 struct network {
   timing t = *timing_named("test");
@@ -44,6 +85,8 @@ struct network {
   std::set<node_id> crashed;
   std::set<std::pair<node_id, node_id>> cut;  // directed links that drop messages
   std::size_t append_messages = 0;
+  std::size_t snapshot_messages = 0;
+  index_t compact_every = 0;  // > 0: each node compacts its log once this many entries are applied
   time_ms now = 0;
   std::uint64_t seed;
 
@@ -59,8 +102,8 @@ struct network {
   void start(const node_id& id) {
     auto& d = disks[id];
     nodes[id] = std::make_unique<core>(id, bootstrap, t, seed * 1000 + std::hash<std::string>{}(id) % 1000 + now, now,
-                                       d.state, d.log);
-    applied[id].clear();
+                                       d.state, d.log, d.snap);
+    applied[id] = d.snap ? decode_entries(d.snap->data) : std::vector<entry>{};
   }
 
   void crash(const node_id& id) { crashed.insert(id); }
@@ -81,10 +124,17 @@ struct network {
       for (auto& [id, c] : nodes) {
         if (crashed.count(id)) continue;
         disks[id].apply(c->take_persist());
+        auto messages = c->take_messages();
+        if (auto restore = c->take_restore()) applied[id] = decode_entries(restore->data);
         for (auto& e : c->take_committed()) applied[id].push_back(e);
-        for (auto& m : c->take_messages()) {
+        if (compact_every > 0 && c->applied_index() >= c->latest_snapshot().index + compact_every) {
+          BOOST_REQUIRE(c->compact(c->applied_index(), encode_entries(applied[id])));
+          any = true;
+        }
+        for (auto& m : messages) {
           any = true;
           if (m.type == msg_type::append) ++append_messages;
+          if (m.type == msg_type::snapshot) ++snapshot_messages;
           if (crashed.count(m.to) || cut.count({id, m.to})) continue;
           nodes.at(m.to)->step(m, now);
         }
@@ -337,7 +387,14 @@ BOOST_AUTO_TEST_CASE(a_restarted_node_never_votes_twice_in_a_term) {
   const auto t = *timing_named("test");
   const std::vector<node_id> voters{"r0", "r1", "r2"};
   disk d;
-  auto ask = [](const node_id& from) { return message{msg_type::vote, from, "r2", 1, 0, 0, {}, 0, false, 0}; };
+  auto ask = [](const node_id& from) {
+    message m;
+    m.type = msg_type::vote;
+    m.from = from;
+    m.to = "r2";
+    m.term = 1;
+    return m;
+  };
   {
     core fresh("r2", voters, t, 1, 0);
     fresh.step(ask("r0"), 0);
@@ -505,9 +562,62 @@ BOOST_AUTO_TEST_CASE(a_non_voter_never_campaigns) {
   BOOST_TEST(!decode_membership("nonsense").has_value());
 }
 
+BOOST_AUTO_TEST_CASE(a_lagging_follower_catches_up_from_a_chunked_snapshot) {
+  network net(3, 12);
+  net.compact_every = 20;
+  auto leader = net.elect();
+  node_id behind = leader == "r0" ? "r1" : "r0";
+  net.crash(behind);
+  const std::string kilobyte(1024, 'k');
+  for (int i = 0; i < 100; ++i) net.propose_and_wait(leader, labelled("e", i).append(kilobyte));
+  // The leader no longer holds the entries the crashed follower lacks.
+  BOOST_TEST(net.at(leader).first_index() > 1u);
+  BOOST_TEST(net.disks[leader].snap.has_value());
+  BOOST_TEST(net.disks[leader].log.size() < 20u);
+  net.restart(behind);
+  net.run_for(300);
+  // 100 KiB in chunks of at most 16 KiB: several snapshot messages, then appends.
+  BOOST_TEST(net.snapshot_messages >= 6u);
+  BOOST_TEST(data_of(net.applied[behind]).size() == 100u);
+  BOOST_TEST(net.at(behind).commit_index() == net.at(leader).commit_index());
+  BOOST_TEST(net.disks[behind].snap.has_value());
+  net.check_safety();
+  // Everyone restarts from snapshot plus log, and the cluster goes on.
+  for (const auto& id : net.ids) {
+    net.crash(id);
+    net.restart(id);
+    BOOST_TEST(data_of(net.applied[id]).size() >= 80u, id);
+  }
+  leader = net.elect();
+  net.propose_and_wait(leader, "after restart");
+  net.run_for(100);
+  for (const auto& id : net.ids) BOOST_TEST(data_of(net.applied[id]).size() == 101u, id);
+  net.check_safety();
+}
+
+BOOST_AUTO_TEST_CASE(compaction_keeps_the_membership_and_refuses_what_is_not_applied) {
+  network net(3, 13, 2);
+  auto leader = net.elect();
+  auto& l = net.at(leader);
+  BOOST_REQUIRE(l.propose_change({change_kind::add_learner, "r2"}, net.now));
+  net.drain();
+  for (int i = 0; i < 5; ++i) net.propose_and_wait(leader, labelled("m", i));
+  BOOST_TEST(!l.compact(l.applied_index() + 1, "too far"));
+  BOOST_REQUIRE(l.compact(l.applied_index(), encode_entries(net.applied[leader])));
+  BOOST_TEST(!l.compact(l.applied_index(), "again"));
+  const membership expected{{"r0", "r1"}, {"r2"}};
+  BOOST_TEST((l.latest_snapshot().members == expected));
+  net.drain();
+  net.crash(leader);
+  net.restart(leader);
+  BOOST_TEST((net.at(leader).members() == expected));
+  BOOST_TEST(net.at(leader).first_index() == net.disks[leader].snap->index + 1);
+}
+
 BOOST_AUTO_TEST_CASE(randomized_faults_keep_raft_safe) {
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
     network net(5, seed);
+    net.compact_every = seed % 2 ? 7 : 0;
     std::mt19937_64 rng(seed);
     int proposed = 0;
     for (int round = 0; round < 40; ++round) {

@@ -36,9 +36,9 @@ BOOST_AUTO_TEST_CASE(wal_recovers_state_entries_and_truncations) {
   {
     wal log(dir.path());
     BOOST_TEST(log.entries().empty());
-    log.write({hard_state{1, "r1", 0}, std::nullopt, {make_entry(1, 1, "a"), make_entry(1, 2, "b"), make_entry(1, 3, "c")}});
+    log.write({hard_state{1, "r1", 0}, std::nullopt, {make_entry(1, 1, "a"), make_entry(1, 2, "b"), make_entry(1, 3, "c")}, std::nullopt});
     // A new leader replaces entry 3 on, and the commit advances.
-    log.write({hard_state{2, "r2", 2}, index_t{3}, {make_entry(2, 3, "C"), make_entry(2, 4, "d")}});
+    log.write({hard_state{2, "r2", 2}, index_t{3}, {make_entry(2, 3, "C"), make_entry(2, 4, "d")}, std::nullopt});
   }
   wal again(dir.path());
   BOOST_TEST((again.state() == hard_state{2, "r2", 2}));
@@ -53,8 +53,8 @@ BOOST_AUTO_TEST_CASE(wal_cuts_a_torn_tail_and_keeps_going) {
   temp_dir dir("p2p-wal");
   {
     wal log(dir.path());
-    log.write({hard_state{1, "r1", 0}, std::nullopt, {make_entry(1, 1, "kept")}});
-    log.write({std::nullopt, std::nullopt, {make_entry(1, 2, std::string(100, 'x'))}});
+    log.write({hard_state{1, "r1", 0}, std::nullopt, {make_entry(1, 1, "kept")}, std::nullopt});
+    log.write({std::nullopt, std::nullopt, {make_entry(1, 2, std::string(100, 'x'))}, std::nullopt});
   }
   // The crash interrupted the second write: its last bytes never reached the disk.
   auto file = segments(dir.path()).back();
@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_CASE(wal_cuts_a_torn_tail_and_keeps_going) {
     BOOST_TEST(log.torn_bytes() > 0u);
     BOOST_REQUIRE(log.entries().size() == 1u);
     BOOST_TEST(log.entries()[0].data == "kept");
-    log.write({std::nullopt, std::nullopt, {make_entry(1, 2, "again")}});
+    log.write({std::nullopt, std::nullopt, {make_entry(1, 2, "again")}, std::nullopt});
   }
   wal after(dir.path());
   BOOST_TEST(after.torn_bytes() == 0u);
@@ -76,8 +76,8 @@ BOOST_AUTO_TEST_CASE(wal_refuses_a_corrupted_record_in_the_middle) {
   temp_dir dir("p2p-wal");
   {
     wal log(dir.path());
-    log.write({hard_state{1, "r1", 0}, std::nullopt, {make_entry(1, 1, "first-entry-payload")}});
-    log.write({std::nullopt, std::nullopt, {make_entry(1, 2, "second")}});
+    log.write({hard_state{1, "r1", 0}, std::nullopt, {make_entry(1, 1, "first-entry-payload")}, std::nullopt});
+    log.write({std::nullopt, std::nullopt, {make_entry(1, 2, "second")}, std::nullopt});
   }
   auto file = segments(dir.path()).back();
   std::string bytes;
@@ -108,12 +108,107 @@ BOOST_AUTO_TEST_CASE(wal_rolls_over_to_new_segments) {
   {
     wal log(dir.path(), 256);
     for (index_t i = 1; i <= 40; ++i)
-      log.write({hard_state{1, "r1", i - 1}, std::nullopt, {make_entry(1, i, std::string(30, 'e'))}});
+      log.write({hard_state{1, "r1", i - 1}, std::nullopt, {make_entry(1, i, std::string(30, 'e'))}, std::nullopt});
   }
   BOOST_TEST(segments(dir.path()).size() > 5u);
   wal again(dir.path(), 256);
   BOOST_TEST(again.entries().size() == 40u);
   BOOST_TEST(again.state().commit == 39u);
+}
+
+BOOST_AUTO_TEST_CASE(wal_snapshots_replace_old_segments_atomically) {
+  temp_dir dir("p2p-wal");
+  const membership members{{"r1", "r2", "r3"}, {}};
+  {
+    wal log(dir.path(), 256);
+    for (index_t i = 1; i <= 30; ++i)
+      log.write({hard_state{1, "r1", i - 1}, std::nullopt, {make_entry(1, i, std::string(30, 'e'))}, std::nullopt});
+    BOOST_TEST(segments(dir.path()).size() > 3u);
+    persist_batch b;
+    b.snapshot = snapshot{25, 1, members, "state-at-25"};
+    b.entries = {make_entry(1, 31, "after")};
+    log.write(b);
+    BOOST_TEST(log.entries().size() == 6u);  // 26..31
+    BOOST_TEST(log.entries().front().index == 26u);
+  }
+  // One snapshot and one segment are left.
+  auto files = segments(dir.path());
+  BOOST_REQUIRE(files.size() == 2u);
+  BOOST_TEST(files[0].filename().string() == "snapshot-00000000000000000025.snap");
+  {
+    wal again(dir.path(), 256);
+    BOOST_REQUIRE(again.snapshot().has_value());
+    BOOST_TEST((*again.snapshot() == snapshot{25, 1, members, "state-at-25"}));
+    BOOST_REQUIRE(again.entries().size() == 6u);
+    BOOST_TEST(again.entries().back().data == "after");
+    BOOST_TEST(again.state().commit == 29u);
+    // A follower installing a snapshot that conflicts with its log drops every entry after it.
+    persist_batch b;
+    b.state = hard_state{2, "r2", 40};
+    b.snapshot = snapshot{40, 2, members, "state-at-40"};
+    b.truncate_from = 41;
+    again.write(b);
+    BOOST_TEST(again.entries().empty());
+  }
+  wal last(dir.path(), 256);
+  BOOST_TEST(last.snapshot()->index == 40u);
+  BOOST_TEST(last.entries().empty());
+  BOOST_TEST(last.state().term == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(wal_recovers_from_a_crash_between_snapshot_and_cleanup) {
+  temp_dir dir("p2p-wal");
+  const membership members{{"r1"}, {}};
+  {
+    wal log(dir.path());
+    for (index_t i = 1; i <= 10; ++i)
+      log.write({hard_state{1, "r1", i}, std::nullopt, {make_entry(1, i, "x")}, std::nullopt});
+  }
+  // The crash left the snapshot file and the new segment (entries written again) beside the old one.
+  const auto old_segment = segments(dir.path()).back();
+  const auto kept = dir.path() / "old-copy";
+  std::filesystem::copy_file(old_segment, kept);
+  {
+    wal log(dir.path());
+    persist_batch b;
+    b.snapshot = snapshot{6, 1, members, "six"};
+    log.write(b);
+  }
+  std::filesystem::rename(kept, old_segment);
+  // And a temporary file of a snapshot never renamed.
+  std::ofstream(dir.path() / "snapshot-00000000000000000009.snap.tmp") << "half";
+  wal after(dir.path());
+  BOOST_TEST(after.snapshot()->index == 6u);
+  BOOST_REQUIRE(after.entries().size() == 4u);
+  BOOST_TEST(after.entries().front().index == 7u);
+  BOOST_TEST(!std::filesystem::exists(dir.path() / "snapshot-00000000000000000009.snap.tmp"));
+}
+
+BOOST_AUTO_TEST_CASE(wal_refuses_a_corrupted_snapshot) {
+  temp_dir dir("p2p-wal");
+  {
+    wal log(dir.path());
+    log.write({hard_state{1, "r1", 1}, std::nullopt, {make_entry(1, 1, "x")}, std::nullopt});
+    persist_batch b;
+    b.snapshot = snapshot{1, 1, membership{{"r1"}, {}}, "the-state-machine"};
+    log.write(b);
+  }
+  const auto file = dir.path() / "snapshot-00000000000000000001.snap";
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  bytes[bytes.find("state-machine")] ^= 0x01;
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+  try {
+    wal broken(dir.path());
+    BOOST_ERROR("a corrupted snapshot was accepted");
+  } catch (const wal_error& e) {
+    std::string what = e.what();
+    BOOST_TEST(what.find("snapshot") != std::string::npos, what);
+    BOOST_TEST(what.find("checksum") != std::string::npos, what);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_core_restarts_from_its_wal_with_every_entry_it_acknowledged) {
