@@ -48,12 +48,25 @@ std::optional<membership> decode_membership(std::string_view data) {
   return m;
 }
 
+std::uint64_t voter_set_hash(std::vector<node_id> voters) {
+  if (voters.empty()) return 0;
+  std::sort(voters.begin(), voters.end());
+  voters.erase(std::unique(voters.begin(), voters.end()), voters.end());
+  std::uint64_t h = 14695981039346656037ull;
+  for (const auto& v : voters) {
+    for (unsigned char c : v) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xffu) * 1099511628211ull;  // separator: ("ab","c") differs from ("a","bc")
+  }
+  return h == 0 ? 1 : h;
+}
+
 core::core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t seed, time_ms now,
            hard_state state, std::vector<entry> log, std::optional<snapshot> snap)
     : self_(std::move(self)), timing_(std::move(t)), rng_(seed), term_(state.term), vote_(state.vote),
       commit_(state.commit), log_(std::move(log)), persisted_state_(state) {
   std::sort(voters.begin(), voters.end());
   voters.erase(std::unique(voters.begin(), voters.end()), voters.end());
+  bootstrap_hash_ = voter_set_hash(voters);
   initial_.voters = std::move(voters);
   if (snap && snap->index > 0) {
     snapshot_ = std::move(*snap);
@@ -64,7 +77,31 @@ core::core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t se
   apply_latest_membership();
   stable_ = last_index();
   commit_ = std::clamp(commit_, snapshot_.index, last_index());
+  learn_cluster_id();
   reset_election_timer(now);
+}
+
+void core::learn_cluster_id() {
+  if (!cluster_id_.empty()) return;
+  if (snapshot_.index > 0) cluster_id_ = snapshot_.cluster_id;
+  else if (commit_ >= 1 && !log_.empty()) cluster_id_ = log_.front().data;
+}
+
+bool core::refuse_foreign(const message& m) {
+  std::string why;
+  if (!m.cluster.empty() && !cluster_id_.empty() && m.cluster != cluster_id_)
+    why = "cluster " + m.cluster + ", this node belongs to cluster " + cluster_id_;
+  else if (m.voters_hash != 0 && bootstrap_hash_ != 0 && m.voters_hash != bootstrap_hash_)
+    why = "a different bootstrap voter list (check that --voters is the same on every voter)";
+  if (why.empty()) return false;
+  refusals_.push_back("refused a message from " + m.from + ": " + why);
+  return true;
+}
+
+std::vector<std::string> core::take_refusals() {
+  std::vector<std::string> out;
+  out.swap(refusals_);
+  return out;
 }
 
 bool core::voter(const node_id& id) const {
@@ -129,6 +166,8 @@ bool core::log_up_to_date(term_t last_term, index_t last_index) const {
 
 void core::send(message m) {
   m.from = self_;
+  m.cluster = cluster_id_;
+  m.voters_hash = bootstrap_hash_;
   outbox_.push_back(std::move(m));
 }
 
@@ -207,7 +246,15 @@ void core::become_leader(time_ms now) {
   lease_until_ = 0;
   new_round(now);
   // An entry of our own term: committing it commits everything before it (thesis §3.6.2).
-  append_local(entry{term_, last_index() + 1, entry_type::noop, {}});
+  // The very first entry of a cluster carries its identity, drawn here.
+  std::string first;
+  if (last_index() == 0) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng_()),
+                  static_cast<unsigned long long>(rng_()));
+    first = buf;
+  }
+  append_local(entry{term_, last_index() + 1, entry_type::noop, std::move(first)});
   broadcast_append(now, false);
   maybe_commit();
   update_lease_and_reads();
@@ -232,6 +279,7 @@ void core::truncate_from(index_t index) {
 
 void core::set_commit(index_t index) {
   if (index > commit_) commit_ = std::min(index, last_index());
+  learn_cluster_id();
 }
 
 bool core::maybe_commit() {
@@ -471,6 +519,7 @@ void core::step(const message& m, time_ms now) {
   // Messages come from any node: a server added to the cluster hears from the leader before
   // it knows its own membership. Votes go only to voters (handle_vote_request).
   if (m.from == self_ || m.from.empty()) return;
+  if (refuse_foreign(m)) return;
   const bool vote_request = m.type == msg_type::pre_vote || m.type == msg_type::vote;
   if (m.term > term_) {
     // Leader stickiness: while we hear from a leader, a higher-term candidate is ignored
@@ -679,7 +728,7 @@ void core::handle_snapshot(const message& m, time_ms now) {
   }
   const bool same = incoming_.index == m.index && incoming_.term == m.log_term;
   if (m.offset == 0) {
-    incoming_ = snapshot{m.index, m.log_term, {}, {}};
+    incoming_ = snapshot{m.index, m.log_term, {}, {}, {}};
   } else if (!same || m.offset != incoming_.data.size()) {
     // A chunk out of order (lost or duplicated): ask for where we are, or the start.
     r.reject = true;
@@ -702,6 +751,7 @@ void core::handle_snapshot(const message& m, time_ms now) {
     return;
   }
   incoming_.members = std::move(*members);
+  incoming_.cluster_id = m.cluster;  // the leader's: its snapshot covers the first entry
   if (term_at(m.index) == m.log_term && m.index <= last_index()) {
     // Our log already holds the snapshot's last entry: keep what follows it (thesis §5.3).
     log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(m.index - snapshot_.index));
@@ -711,6 +761,7 @@ void core::handle_snapshot(const message& m, time_ms now) {
   }
   snapshot_ = std::move(incoming_);
   incoming_ = {};
+  learn_cluster_id();
   stable_ = std::max(stable_, snapshot_.index);
   commit_ = std::max(commit_, snapshot_.index);
   applied_ = std::max(applied_, snapshot_.index);
@@ -761,7 +812,7 @@ bool core::compact(index_t index, std::string data) {
     }
   const term_t term = term_at(index);
   log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(index - snapshot_.index));
-  snapshot_ = snapshot{index, term, std::move(members), std::move(data)};
+  snapshot_ = snapshot{index, term, std::move(members), std::move(data), cluster_id_};
   stable_ = std::max(stable_, index);
   apply_latest_membership();
   to_persist_snapshot_ = snapshot_;

@@ -69,6 +69,7 @@ struct snapshot {
   term_t term = 0;    // that entry's term
   membership members;  // the membership in force at `index`
   std::string data;    // the state machine's bytes
+  std::string cluster_id;
   bool operator==(const snapshot&) const = default;
 };
 
@@ -104,7 +105,14 @@ struct message {
   std::string data;
   std::string members;
   bool done = false;
+  // Cluster identity, on every message: the sender's cluster id (empty until it knows it) and
+  // the hash of its bootstrap voter list (0 when it has none). A mismatch is refused.
+  std::string cluster;
+  std::uint64_t voters_hash = 0;
 };
+
+// The hash every message carries of the bootstrap voter list (FNV-1a over the sorted names).
+std::uint64_t voter_set_hash(std::vector<node_id> voters);
 
 // What must be durable before the messages of the same step are sent.
 struct hard_state {
@@ -203,6 +211,12 @@ class core {
   index_t applied_index() const { return applied_; }
   const std::map<node_id, progress>& peers() const { return progress_; }
   const std::vector<node_id>& voters() const { return members_.voters; }
+  // The cluster's identity: drawn by its first leader, carried by the first entry; empty until
+  // that entry commits (or a snapshot brings it).
+  const std::string& cluster_id() const { return cluster_id_; }
+  std::uint64_t bootstrap_hash() const { return bootstrap_hash_; }
+  // Messages refused since the last call because they came from another cluster: why, for logs.
+  std::vector<std::string> take_refusals();
   // The earliest time tick() has work to do.
   time_ms next_deadline() const;
 
@@ -240,6 +254,8 @@ class core {
   void new_round(time_ms now);
   void update_lease_and_reads();
   void fail_reads();
+  void learn_cluster_id();
+  bool refuse_foreign(const message& m);
 
   node_id self_;
   membership initial_;  // from the constructor
@@ -247,6 +263,9 @@ class core {
   index_t config_index_ = 0;  // the latest config entry, 0 for the initial membership
   timing timing_;
   std::mt19937_64 rng_;
+  std::string cluster_id_;
+  std::uint64_t bootstrap_hash_ = 0;
+  std::vector<std::string> refusals_;
 
   role role_ = role::follower;
   term_t term_ = 0;

@@ -178,6 +178,7 @@ void wal::recover_snapshot() {
   snap.term = r.uint(8);
   auto members = decode_membership(r.bytes());
   snap.data = r.bytes();
+  snap.cluster_id = r.bytes();
   if (!r.ok || !members || snap.index == 0) refuse("malformed contents");
   snap.members = std::move(*members);
   snapshot_ = std::move(snap);
@@ -339,6 +340,7 @@ void wal::write_snapshot(const raft::snapshot& snap) {
   put_u64(body, snap.term);
   put_bytes(body, encode_membership(snap.members));
   put_bytes(body, snap.data);
+  put_bytes(body, snap.cluster_id);
   std::string file(snapshot_magic, sizeof snapshot_magic);
   put_u32(file, format_version);
   put_u32(file, crc32c(body.data(), body.size()));

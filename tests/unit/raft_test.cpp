@@ -614,6 +614,48 @@ BOOST_AUTO_TEST_CASE(compaction_keeps_the_membership_and_refuses_what_is_not_app
   BOOST_TEST(net.at(leader).first_index() == net.disks[leader].snap->index + 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_cluster_has_one_identity_and_refuses_strangers) {
+  network net(3, 14);
+  net.compact_every = 5;
+  auto leader = net.elect();
+  net.run_for(50);
+  const auto id = net.at(leader).cluster_id();
+  BOOST_TEST(id.size() == 32u);
+  for (const auto& n : net.ids) BOOST_TEST(net.at(n).cluster_id() == id, n);
+  for (int i = 0; i < 12; ++i) net.propose_and_wait(leader, labelled("i", i));
+  // After compaction and a restart the identity comes back from the snapshot.
+  net.crash("r1");
+  net.restart("r1");
+  BOOST_TEST(net.disks["r1"].snap.has_value());
+  BOOST_TEST(net.at("r1").cluster_id() == id);
+
+  // Another cluster with the same names: its messages are refused, loudly.
+  network other(3, 15);
+  auto other_leader = other.elect();
+  other.run_for(50);
+  BOOST_REQUIRE(other.at(other_leader).cluster_id() != id);
+  other.at(other_leader).propose("stranger", other.now);
+  for (auto& m : other.at(other_leader).take_messages()) {
+    const auto term_before = net.at(m.to).term();
+    net.at(m.to).step(m, net.now);
+    BOOST_TEST(net.at(m.to).term() == term_before);
+    auto refusals = net.at(m.to).take_refusals();
+    BOOST_REQUIRE(refusals.size() == 1u);
+    BOOST_TEST(refusals.front().find("cluster " + other.at(other_leader).cluster_id()) != std::string::npos,
+               refusals.front());
+  }
+  // A node started with a different --voters list is refused before it has any cluster id.
+  core odd("r1", {"r1", "r2", "r9"}, net.t, 1, 0);
+  BOOST_TEST(odd.bootstrap_hash() != net.at("r0").bootstrap_hash());
+  BOOST_TEST(voter_set_hash({"r2", "r0", "r1"}) == net.at("r0").bootstrap_hash());
+  odd.tick(1000);
+  for (auto& m : odd.take_messages()) {
+    if (!net.nodes.count(m.to)) continue;
+    net.at(m.to).step(m, net.now);
+    BOOST_TEST(net.at(m.to).take_refusals().size() == 1u);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(randomized_faults_keep_raft_safe) {
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
     network net(5, seed);

@@ -125,7 +125,7 @@ BOOST_AUTO_TEST_CASE(wal_snapshots_replace_old_segments_atomically) {
       log.write({hard_state{1, "r1", i - 1}, std::nullopt, {make_entry(1, i, std::string(30, 'e'))}, std::nullopt});
     BOOST_TEST(segments(dir.path()).size() > 3u);
     persist_batch b;
-    b.snapshot = snapshot{25, 1, members, "state-at-25"};
+    b.snapshot = snapshot{25, 1, members, "state-at-25", "c1"};
     b.entries = {make_entry(1, 31, "after")};
     log.write(b);
     BOOST_TEST(log.entries().size() == 6u);  // 26..31
@@ -138,14 +138,14 @@ BOOST_AUTO_TEST_CASE(wal_snapshots_replace_old_segments_atomically) {
   {
     wal again(dir.path(), 256);
     BOOST_REQUIRE(again.snapshot().has_value());
-    BOOST_TEST((*again.snapshot() == snapshot{25, 1, members, "state-at-25"}));
+    BOOST_TEST((*again.snapshot() == snapshot{25, 1, members, "state-at-25", "c1"}));
     BOOST_REQUIRE(again.entries().size() == 6u);
     BOOST_TEST(again.entries().back().data == "after");
     BOOST_TEST(again.state().commit == 29u);
     // A follower installing a snapshot that conflicts with its log drops every entry after it.
     persist_batch b;
     b.state = hard_state{2, "r2", 40};
-    b.snapshot = snapshot{40, 2, members, "state-at-40"};
+    b.snapshot = snapshot{40, 2, members, "state-at-40", "c1"};
     b.truncate_from = 41;
     again.write(b);
     BOOST_TEST(again.entries().empty());
@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(wal_recovers_from_a_crash_between_snapshot_and_cleanup) {
   {
     wal log(dir.path());
     persist_batch b;
-    b.snapshot = snapshot{6, 1, members, "six"};
+    b.snapshot = snapshot{6, 1, members, "six", "c1"};
     log.write(b);
   }
   std::filesystem::rename(kept, old_segment);
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(wal_refuses_a_corrupted_snapshot) {
     wal log(dir.path());
     log.write({hard_state{1, "r1", 1}, std::nullopt, {make_entry(1, 1, "x")}, std::nullopt});
     persist_batch b;
-    b.snapshot = snapshot{1, 1, membership{{"r1"}, {}}, "the-state-machine"};
+    b.snapshot = snapshot{1, 1, membership{{"r1"}, {}}, "the-state-machine", "c1"};
     log.write(b);
   }
   const auto file = dir.path() / "snapshot-00000000000000000001.snap";
