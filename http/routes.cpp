@@ -138,6 +138,83 @@ const field_spec gossip_peers_reply[] = {
     {"peers", ft::array, true, "every node record, this node included", gossip_peer_fields},
 };
 
+const field_spec raft_entry_fields[] = {
+    {"term", ft::integer, true, "the term it was proposed in", {}, 0.0, {}},
+    {"index", ft::integer, true, "its log index", {}, 1.0, {}},
+    {"type", ft::string, true, "normal, noop or config"},
+    {"data", ft::string, true, "its bytes, base64"},
+};
+const field_spec raft_message_fields[] = {
+    {"type", ft::string, true, "pre_vote, vote (on /raft/vote); append, snapshot, timeout_now (on /raft/append)"},
+    {"from", ft::string, true, "the sender's node id"},
+    {"to", ft::string, false, "the receiver's node id"},
+    {"term", ft::integer, true, "the sender's term", {}, 0.0, {}},
+    {"log_term", ft::integer, false, "vote: the candidate's last log term; append: the previous entry's", {}, 0.0, {}},
+    {"index", ft::integer, false, "vote: the candidate's last log index; append: the previous entry's", {}, 0.0, {}},
+    {"entries", ft::array, false, "append: the entries", raft_entry_fields},
+    {"commit", ft::integer, false, "append: the leader's commit index", {}, 0.0, {}},
+    {"reject", ft::boolean, false, "replies only"},
+    {"hint", ft::integer, false, "replies only", {}, 0.0, {}},
+    {"round", ft::integer, false, "append: the leader's heartbeat round", {}, 0.0, {}},
+    {"transfer", ft::boolean, false, "vote: campaigning on the leader's request"},
+    {"offset", ft::integer, false, "snapshot: where this chunk starts", {}, 0.0, {}},
+    {"data", ft::string, false, "snapshot: the chunk, base64"},
+    {"members", ft::string, false, "snapshot: its membership"},
+    {"done", ft::boolean, false, "snapshot: the last chunk"},
+    {"cluster", ft::string, false, "the sender's cluster id (empty until known)"},
+    {"voters_hash", ft::string, false, "hash of the sender's bootstrap voter list (\"0\": none)"},
+};
+const field_spec raft_rpc_reply[] = {
+    {"replies", ft::array, true, "this node's answers to the sender (same fields as the request)"},
+};
+const field_spec raft_peer_fields[] = {
+    {"match_index", ft::integer, true, "the highest entry known to be replicated there"},
+    {"next_index", ft::integer, true, "the next entry to send"},
+    {"snapshot", ft::boolean, true, "a snapshot is being sent to it"},
+};
+const field_spec raft_status_reply[] = {
+    {"node_id", ft::string, true, "this node's id"},
+    {"state", ft::string, true, "leader, follower, candidate or non_voter"},
+    {"term", ft::integer, true, "the current term"},
+    {"leader_id", ft::string, false, "the leader this node follows (null when none is known)"},
+    {"commit_index", ft::integer, true, "the highest entry known to be committed"},
+    {"last_applied", ft::integer, true, "the highest entry applied to the state machine"},
+    {"last_log_index", ft::integer, true, "the last entry in this node's log"},
+    {"snapshot_index", ft::integer, true, "the last entry covered by this node's snapshot (0: none)"},
+    {"cluster_id", ft::string, false, "the cluster's identity (null until the first entry commits)"},
+    {"voters", ft::array, true, "the voters in force"},
+    {"learners", ft::array, true, "non-voters that receive the log"},
+    {"peers", ft::object, true, "leader only: per member, match_index, next_index, snapshot", raft_peer_fields},
+    {"profile", ft::string, true, "the timing profile: test, lan or wan"},
+    {"lease_remaining_ms", ft::integer, true, "leader only: how long reads may skip the read-index round"},
+    {"fsyncs", ft::integer, true, "log writes made durable since start"},
+    {"fsync_avg_ms", ft::number, true, "their mean duration"},
+    {"refused_messages", ft::integer, true, "messages refused as coming from another cluster"},
+};
+const field_spec raft_members_request[] = {
+    {"add", ft::string, false, "node id to make a voter (it catches up as a non-voter first)"},
+    {"remove", ft::string, false, "node id to remove (voter or non-voter)"},
+};
+const field_spec raft_members_reply[] = {
+    {"index", ft::integer, true, "the log index of the change"},
+    {"voters", ft::array, true, "the voters after it"},
+    {"learners", ft::array, true, "the non-voters after it"},
+};
+const field_spec raft_kv_put_request[] = {
+    {"key", ft::string, true, "the key"},
+    {"value", ft::string, true, "its new value"},
+};
+const field_spec raft_kv_query[] = {
+    {"key", ft::string, true, "the key"},
+    {"stale", ft::boolean, false, "1: answer from this node's state without asking the leader"},
+};
+const field_spec raft_kv_reply[] = {
+    {"key", ft::string, true, "the key"},
+    {"found", ft::boolean, true, "get: the key exists; put: it existed before"},
+    {"value", ft::string, false, "get: its value; put: the previous value (null when none)"},
+    {"index", ft::integer, true, "the log index the answer reflects"},
+};
+
 const route table[] = {
     {"admin.health", verb::get, "/admin/health", "admin", auth_kind::open, placement::local, false,
      "Liveness of this node; 503 while draining", body_kind::none, {}, {}, reply_kind::json, 200,
@@ -171,6 +248,24 @@ const route table[] = {
     {"gossip.peers", verb::get, "/gossip/peers", "gossip", auth_kind::token, placement::local, false,
      "Every node this node knows: its NodeInfo, SWIM state and connection", body_kind::none, {},
      {}, reply_kind::json, 200, gossip_peers_reply},
+    {"raft.append", verb::post, "/raft/append", "raft", auth_kind::token, placement::local, true,
+     "Raft append, snapshot chunk or leadership hand-over; answered with the replies", body_kind::json,
+     raft_message_fields, {}, reply_kind::json, 200, raft_rpc_reply},
+    {"raft.vote", verb::post, "/raft/vote", "raft", auth_kind::token, placement::local, true,
+     "Raft (pre-)vote request; answered with the replies", body_kind::json, raft_message_fields, {},
+     reply_kind::json, 200, raft_rpc_reply},
+    {"raft.status", verb::get, "/raft/status", "raft", auth_kind::token, placement::local, false,
+     "This node's Raft state: role, term, leader, indexes, voters, followers' progress", body_kind::none, {}, {},
+     reply_kind::json, 200, raft_status_reply},
+    {"raft.members", verb::post, "/raft/members", "raft", auth_kind::token, placement::leader_write, false,
+     "Add a voter (caught up as a non-voter first) or remove a member, one change at a time",
+     body_kind::json, raft_members_request, {}, reply_kind::json, 200, raft_members_reply},
+    {"raft.kv_put", verb::post, "/raft/kv", "raft", auth_kind::token, placement::leader_write, false,
+     "Set a key in the replicated key-value map; answered once committed and applied", body_kind::json,
+     raft_kv_put_request, {}, reply_kind::json, 200, raft_kv_reply},
+    {"raft.kv_get", verb::get, "/raft/kv", "raft", auth_kind::token, placement::leader_read, false,
+     "Read a key linearizably (read-index on the leader), or locally with stale=1", body_kind::none, {},
+     raft_kv_query, reply_kind::json, 200, raft_kv_reply},
     {"events.stream", verb::get, "/events", "events", auth_kind::token, placement::local, false,
      "Server-sent events: id is this node's sequence, event the type, data the envelope; "
      "Last-Event-ID resumes, a too-old id gets event: reset",

@@ -8,6 +8,7 @@
 #include "protocol/messages/events.hpp"
 #include "protocol/messages/introspection.hpp"
 #include "protocol/messages/membership.hpp"
+#include "protocol/messages/raft.hpp"
 
 namespace p2p {
 
@@ -69,7 +70,22 @@ void register_messages(caf::actor_system_config& cfg) {
       .add_message_type<msg::gossip_delta>("p2p.gossip_delta")
       .add_message_type<msg::gossip_peers_request>("p2p.gossip_peers_request")
       .add_message_type<msg::gossip_peer>("p2p.gossip_peer")
-      .add_message_type<msg::gossip_peers_reply>("p2p.gossip_peers_reply");
+      .add_message_type<msg::gossip_peers_reply>("p2p.gossip_peers_reply")
+      .add_message_type<raft::entry>("p2p.raft_entry")
+      .add_message_type<raft::message>("p2p.raft_message")
+      .add_message_type<msg::raft_wire>("p2p.raft_wire")
+      .add_message_type<msg::raft_rpc>("p2p.raft_rpc")
+      .add_message_type<msg::raft_rpc_reply>("p2p.raft_rpc_reply")
+      .add_message_type<msg::raft_propose>("p2p.raft_propose")
+      .add_message_type<msg::raft_applied>("p2p.raft_applied")
+      .add_message_type<msg::raft_kv_put>("p2p.raft_kv_put")
+      .add_message_type<msg::raft_kv_get>("p2p.raft_kv_get")
+      .add_message_type<msg::raft_kv_reply>("p2p.raft_kv_reply")
+      .add_message_type<msg::raft_members_request>("p2p.raft_members_request")
+      .add_message_type<msg::raft_members_reply>("p2p.raft_members_reply")
+      .add_message_type<msg::raft_status_request>("p2p.raft_status_request")
+      .add_message_type<msg::raft_peer_progress>("p2p.raft_peer_progress")
+      .add_message_type<msg::raft_status_reply>("p2p.raft_status_reply");
 }
 
 }  // namespace p2p

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "protocol/raft/raft.hpp"
 #include "protocol/swim/swim.hpp"
 
 namespace p2p {
@@ -111,6 +112,10 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
        "node ids of the Raft voters (the same list on every voter); comma-separated, repeatable")
       ("swim-profile", po::value(&cfg.swim_profile)->default_value("lan"),
        "SWIM and gossip timing: test, local, lan or wan (see README)")
+      ("raft-profile", po::value(&cfg.raft_profile)->default_value("lan"),
+       "Raft timing (heartbeat, election timeout): test, lan or wan (see README)")
+      ("raft-snapshot-every", po::value(&cfg.raft_snapshot_every)->default_value(10000),
+       "applied Raft entries between snapshots of the state machine (at least 1)")
       ("work-types", po::value(&work_types)->composing(),
        "work types this node runs, comma-separated (default selfplay,training,match; 'none' for "
        "none)")
@@ -193,6 +198,9 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
     cfg.voters = split_list(voters);
     if (!swim::profile_named(cfg.swim_profile))
       throw usage_error("--swim-profile must be test, local, lan or wan, got '" + cfg.swim_profile + "'");
+    if (!raft::timing_named(cfg.raft_profile))
+      throw usage_error("--raft-profile must be test, lan or wan, got '" + cfg.raft_profile + "'");
+    if (cfg.raft_snapshot_every == 0) throw usage_error("--raft-snapshot-every must be at least 1");
     if (!work_types.empty()) {
       cfg.work_types = split_list(work_types);
       if (cfg.work_types == std::vector<std::string>{"none"}) cfg.work_types.clear();

@@ -33,6 +33,8 @@ struct node_config {
   std::vector<host_port> seeds;
   std::vector<std::string> voters;
   std::string swim_profile = "lan";
+  std::string raft_profile = "lan";
+  std::uint64_t raft_snapshot_every = 10000;
   std::vector<std::string> work_types{"selfplay", "training", "match"};
   std::map<std::string, std::string> labels;
   std::filesystem::path tls_cert, tls_key, tls_ca;

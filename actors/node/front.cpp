@@ -16,6 +16,7 @@
 #include "protocol/messages/directory.hpp"
 #include "protocol/messages/events_codec.hpp"
 #include "protocol/messages/membership_codec.hpp"
+#include "protocol/messages/raft_codec.hpp"
 
 namespace p2p {
 
@@ -237,6 +238,38 @@ front_dispatcher::front_dispatcher(caf::actor_system& system, caf::actor directo
                                      json_encoder())),
       add("gossip.peers", ask<msg::gossip_peers_request, msg::gossip_peers_reply>(
                               front_, "gossip", no_body<msg::gossip_peers_request>(), json_encoder())),
+      add("raft.append", ask<msg::raft_rpc, msg::raft_rpc_reply>(
+                             front_, "raft",
+                             [](const http::request&, const simdjson::dom::element* body) {
+                               return codec::decode_raft_rpc(body, "append");
+                             },
+                             json_encoder())),
+      add("raft.vote", ask<msg::raft_rpc, msg::raft_rpc_reply>(
+                           front_, "raft",
+                           [](const http::request&, const simdjson::dom::element* body) {
+                             return codec::decode_raft_rpc(body, "vote");
+                           },
+                           json_encoder())),
+      add("raft.status", ask<msg::raft_status_request, msg::raft_status_reply>(
+                             front_, "raft", no_body<msg::raft_status_request>(), json_encoder())),
+      add("raft.members", ask<msg::raft_members_request, msg::raft_members_reply>(
+                              front_, "raft",
+                              [](const http::request&, const simdjson::dom::element* body) {
+                                return codec::decode_raft_members(body);
+                              },
+                              json_encoder())),
+      add("raft.kv_put", ask<msg::raft_kv_put, msg::raft_kv_reply>(
+                             front_, "raft",
+                             [](const http::request&, const simdjson::dom::element* body) {
+                               return codec::decode_raft_kv_put(body);
+                             },
+                             json_encoder())),
+      add("raft.kv_get", ask<msg::raft_kv_get, msg::raft_kv_reply>(
+                             front_, "raft",
+                             [](const http::request& req, const simdjson::dom::element*) {
+                               return codec::decode_raft_kv_get(req.query);
+                             },
+                             json_encoder())),
       add("http.openapi",
           [this](const http::route&, const http::request&, const simdjson::dom::element*,
                  done_fn done) { done(http::json_response(200, openapi_)); }),

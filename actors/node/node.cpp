@@ -24,6 +24,7 @@
 #include "actors/events/events.hpp"
 #include "actors/gossip/gossip_actor.hpp"
 #include "actors/peers/peers.hpp"
+#include "actors/raft/raft_actor.hpp"
 #include "actors/swim/swim_actor.hpp"
 #include "actors/node/front.hpp"
 #include "actors/node/supervisor.hpp"
@@ -308,12 +309,34 @@ int run_node(const node_config& cfg) {
       log::error("node", "cannot stay in the cluster", {{"error", json::quote(why)}});
       shutdown.request(1.0, 1);
     };
+    // Raft's voters: --voters; alone when neither voters nor seeds are given; none when the
+    // node joins through seeds (it holds no log until a membership change adds it).
+    raft_config raft_cfg;
+    raft_cfg.node_id = cfg.node_id;
+    raft_cfg.voters = !cfg.voters.empty() ? cfg.voters
+                      : cfg.seeds.empty() ? std::vector<std::string>{cfg.node_id}
+                                          : std::vector<std::string>{};
+    if (auto problem = resolve_raft_voters(cfg.data_dir, !cfg.voters.empty(), raft_cfg.voters); !problem.empty())
+      throw std::runtime_error(problem);
+    if (raft_cfg.voters.size() % 2 == 0 && !raft_cfg.voters.empty())
+      log::warn("raft", "an even number of voters tolerates no more failures than one voter fewer",
+                {{"voters", std::to_string(raft_cfg.voters.size())}});
+    raft_cfg.timing = *raft::timing_named(cfg.raft_profile);
+    raft_cfg.data_dir = cfg.data_dir;
+    raft_cfg.seed = random_seed + 2;
+    raft_cfg.snapshot_every = cfg.raft_snapshot_every;
+    raft_cfg.directory = directory;
+    raft_cfg.fatal = [&shutdown](const std::string& why) {
+      log::error("node", "the Raft log cannot be used", {{"error", json::quote(why)}});
+      shutdown.request(1.0, 1);
+    };
     std::vector<child_spec> children{
         {"events", [ev_cfg](caf::actor_system& sys) { return sys.spawn(events_actor, ev_cfg); }},
         {"admin", [admin_ctx](caf::actor_system& sys) { return sys.spawn(admin_actor, admin_ctx); }},
         {"peers", [peers_cfg](caf::actor_system& sys) { return sys.spawn(peers_actor, peers_cfg); }},
         {"swim", [swim_cfg](caf::actor_system& sys) { return sys.spawn(swim_actor, swim_cfg); }},
         {"gossip", [gossip_cfg](caf::actor_system& sys) { return sys.spawn(gossip_actor, gossip_cfg); }},
+        {"raft", [raft_cfg](caf::actor_system& sys) { return sys.spawn(raft_actor, raft_cfg); }},
     };
     supervisor = system->spawn(supervisor_actor, directory, std::move(children));
     front.emplace(*system, directory, metrics, front_options{P2P_VERSION});

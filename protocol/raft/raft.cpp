@@ -79,6 +79,8 @@ core::core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t se
   commit_ = std::clamp(commit_, snapshot_.index, last_index());
   learn_cluster_id();
   reset_election_timer(now);
+  // The only voter has nobody to wait for or disrupt: it leads from its first tick.
+  if (members_.voters.size() == 1 && is_voter()) election_deadline_ = now;
 }
 
 void core::learn_cluster_id() {
@@ -521,6 +523,17 @@ void core::step(const message& m, time_ms now) {
   if (m.from == self_ || m.from.empty()) return;
   if (refuse_foreign(m)) return;
   const bool vote_request = m.type == msg_type::pre_vote || m.type == msg_type::vote;
+  if (vote_request && m.term > term_ && !voter(m.from)) {
+    // A node outside the voters never gets a vote, so it must not move our term either (a
+    // removed server that keeps campaigning would otherwise disrupt the cluster, thesis §4.2.3).
+    message r;
+    r.type = m.type == msg_type::pre_vote ? msg_type::pre_vote_reply : msg_type::vote_reply;
+    r.to = m.from;
+    r.term = term_;
+    r.reject = true;
+    send(std::move(r));
+    return;
+  }
   if (m.term > term_) {
     // Leader stickiness: while we hear from a leader, a higher-term candidate is ignored
     // (unless the leader itself asked it to campaign).

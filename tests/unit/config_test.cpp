@@ -97,6 +97,10 @@ BOOST_AUTO_TEST_CASE(membership_options_parse_and_are_checked) {
   BOOST_TEST(r.config->labels.at("gpu") == "a100");
   BOOST_TEST(parse({"--work-types=none"}).config->work_types.empty());
   expect_usage_error({"--swim-profile=fast"}, "--swim-profile");
+  expect_usage_error({"--raft-profile=local"}, "--raft-profile");
+  expect_usage_error({"--raft-snapshot-every=0"}, "--raft-snapshot-every");
+  BOOST_TEST(defaults.config->raft_profile == "lan");
+  BOOST_TEST(parse({"--raft-profile=wan"}).config->raft_profile == "wan");
   expect_usage_error({"--label=novalue"}, "--label");
   expect_usage_error({"--work-types=a b"}, "--work-types");
   expect_usage_error({"--seeds=h:1", "--auth-token=t", "--cluster-port=off"}, "cluster port");

@@ -1,0 +1,489 @@
+#include "actors/raft/raft_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <fstream>
+
+#include "actors/common/api_error.hpp"
+#include "actors/common/instrumented.hpp"
+#include "protocol/common/json.hpp"
+#include "protocol/common/log.hpp"
+#include "protocol/messages/directory.hpp"
+#include "protocol/messages/membership.hpp"
+#include "protocol/messages/raft.hpp"
+#include "protocol/messages/raft_codec.hpp"
+
+namespace p2p {
+namespace {
+
+using self_ptr = caf::stateful_actor<raft_state>*;
+
+struct raft_tick {
+  raft::time_ms at = 0;
+};
+template <class F> auto inspect(F& f, raft_tick& x) { return f(x.at); }
+// Queued behind whatever is in the mailbox: everything that arrived meanwhile is persisted with
+// one fsync (group commit).
+struct raft_flush {};
+template <class F> auto inspect(F& f, raft_flush&) { return f(); }
+
+raft::time_ms now_ms(const raft_state& st) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(mono_now() - st.epoch).count();
+}
+
+std::string retry_details(const raft::timing& t) {
+  return R"({"retry_after_ms":)" + std::to_string(t.election_max) + "}";
+}
+
+caf::error no_leader(const raft::timing& t) {
+  return make_api_error(api_errc::unavailable, "no Raft leader is known yet (an election may be running)",
+                        retry_details(t));
+}
+
+void schedule(self_ptr self) {
+  auto& st = self->state;
+  auto next = st.core->next_deadline();
+  if (!st.ticks.empty() && *st.ticks.begin() <= next) return;
+  st.ticks.insert(next);
+  auto delay = std::max<raft::time_ms>(1, next - now_ms(st));
+  self->delayed_send(self, std::chrono::milliseconds(delay), raft_tick{next});
+}
+
+void queue_flush(self_ptr self) {
+  if (self->state.flush_queued) return;
+  self->state.flush_queued = true;
+  self->send(self, raft_flush{});
+}
+
+void serve_reads(self_ptr self) {
+  auto& st = self->state;
+  const auto applied = st.core->applied_index();
+  for (auto it = st.reads.begin(); it != st.reads.end();) {
+    auto& r = it->second;
+    if (!r.index || *r.index > applied) {
+      ++it;
+      continue;
+    }
+    msg::raft_kv_reply reply{r.key, false, {}, applied};
+    if (const auto* v = st.machine->get(r.key)) {
+      reply.found = true;
+      reply.value = *v;
+    }
+    r.promise.deliver(std::move(reply));
+    it = st.reads.erase(it);
+  }
+}
+
+void settle_change(self_ptr self, const raft_config& cfg);
+
+// Makes what the core wants durable (one fsync). False when the log failed: the node stops.
+bool persist(self_ptr self, const raft_config& cfg) {
+  auto& st = self->state;
+  auto batch = st.core->take_persist();
+  if (batch.empty()) return true;
+  const auto start = mono_now();
+  try {
+    st.log->write(batch);
+  } catch (const std::exception& e) {
+    // Nothing of this batch may be acknowledged: stop before sending anything.
+    if (cfg.fatal) cfg.fatal(e.what());
+    self->quit(make_api_error(api_errc::internal, e.what()));
+    return false;
+  }
+  ++st.fsyncs;
+  st.fsync_total_ms += std::chrono::duration<double, std::milli>(mono_now() - start).count();
+  return true;
+}
+
+// Persist, send, restore, apply: the core's contract, once per batch of inputs.
+void flush(self_ptr self, const raft_config& cfg) {
+  auto& st = self->state;
+  auto& core = *st.core;
+  for (int round = 0; round < 2; ++round) {  // a second round persists a snapshot just taken
+    if (!persist(self, cfg)) return;
+    auto peers = st.handles["peers"];
+    for (auto& m : core.take_messages()) {
+      if (!peers) continue;  // lost, as on a network: Raft retries
+      auto to = m.to;
+      self->send(peers, msg::peer_send{std::move(to), "raft", caf::make_message(msg::raft_wire{std::move(m)})});
+    }
+    if (auto snap = core.take_restore()) {
+      try {
+        st.machine->restore(snap->data);
+      } catch (const std::exception& e) {
+        // The leader's snapshot is unreadable: continuing would diverge from the cluster.
+        log::error("raft", "cannot restore the state machine from a snapshot",
+                   {{"index", std::to_string(snap->index)}, {"error", json::quote(e.what())}});
+        self->quit(make_api_error(api_errc::internal, "unreadable snapshot"));
+        return;
+      }
+      log::info("raft", "restored a snapshot from the leader", {{"index", std::to_string(snap->index)}});
+    }
+    for (auto& e : core.take_committed()) {
+      std::string result;
+      if (e.type == raft::entry_type::normal) result = st.machine->apply(e.index, e.data);
+      auto it = st.proposals.find(e.index);
+      if (it == st.proposals.end()) continue;
+      if (it->second.term == e.term) {
+        it->second.promise.deliver(msg::raft_applied{e.index, e.term, std::move(result)});
+      } else {
+        // Another leader's entry took this index: ours was never committed and never will be.
+        it->second.promise.deliver(make_api_error(api_errc::unavailable,
+                                                  "the leader changed before the command was committed; it was not applied",
+                                                  retry_details(cfg.timing)));
+      }
+      st.proposals.erase(it);
+    }
+    for (const auto& r : core.take_reads())
+      if (auto it = st.reads.find(r.id); it != st.reads.end()) it->second.index = r.index;
+    for (auto id : core.take_failed_reads())
+      if (auto it = st.reads.find(id); it != st.reads.end()) {
+        it->second.promise.deliver(make_api_error(api_errc::unavailable, "leadership was lost before the read was confirmed",
+                                                  retry_details(cfg.timing)));
+        st.reads.erase(it);
+      }
+    serve_reads(self);
+    for (auto& why : core.take_refusals()) {
+      ++st.refused;
+      log::error("raft", "message from another cluster refused", {{"reason", json::quote(why)}});
+    }
+    const auto applied = core.applied_index();
+    if (applied < core.latest_snapshot().index + cfg.snapshot_every || !core.compact(applied, st.machine->snapshot()))
+      break;
+    log::debug("raft", "snapshot taken", {{"index", std::to_string(applied)}});
+  }
+  if (core.leader() != st.last_leader) {
+    st.last_leader = core.leader();
+    if (!st.last_leader.empty())
+      log::info("raft", st.last_leader == cfg.node_id ? "became the leader" : "following a leader",
+                {{"leader_id", json::quote(st.last_leader)}, {"term", std::to_string(core.term())}});
+  }
+  settle_change(self, cfg);
+  schedule(self);
+}
+
+// Sweeps what waited too long: the outcome of a proposal is unknown (it may still commit).
+void expire(self_ptr self) {
+  auto& st = self->state;
+  const auto now = mono_now();
+  for (auto it = st.proposals.begin(); it != st.proposals.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    it->second.promise.deliver(make_api_error(api_errc::timeout, "the command was not applied in time; it may still be",
+                                              R"({"outcome":"unknown"})"));
+    it = st.proposals.erase(it);
+  }
+  if (st.change && st.change->deadline <= now) {
+    st.change->promise.deliver(make_api_error(api_errc::timeout, "the membership change did not finish in time",
+                                              R"({"outcome":"unknown"})"));
+    st.change.reset();
+  }
+}
+
+// Forwards a request to the leader's raft actor (once) and hands its answer back.
+template <class Reply, class Request>
+caf::result<Reply> forward(self_ptr self, const raft_config& cfg, Request req) {
+  auto& st = self->state;
+  const auto& leader = st.core->leader();
+  if (leader.empty() || req.hops > 0) return no_leader(cfg.timing);
+  auto peers = st.handles["peers"];
+  if (!peers) return make_api_error(api_errc::unavailable, "the peers actor is not running", retry_details(cfg.timing));
+  req.hops += 1;
+  auto rp = self->make_response_promise<Reply>();
+  self->request(peers, cfg.proposal_timeout, msg::peer_request{leader, "raft", caf::make_message(std::move(req))})
+      .then([rp](Reply& r) mutable { rp.deliver(std::move(r)); },
+            [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
+}
+
+caf::result<msg::raft_applied> propose(self_ptr self, const raft_config& cfg, msg::raft_propose p) {
+  auto& st = self->state;
+  auto& core = *st.core;
+  if (core.state() != raft::role::leader) return forward<msg::raft_applied>(self, cfg, std::move(p));
+  auto index = core.propose(std::move(p.command), now_ms(st));
+  if (!index)
+    return make_api_error(api_errc::unavailable, "leadership is being handed over", retry_details(cfg.timing));
+  auto rp = self->make_response_promise<msg::raft_applied>();
+  st.proposals.emplace(*index, raft_state::pending_proposal{core.term(), rp, mono_now() + cfg.proposal_timeout});
+  queue_flush(self);
+  return rp;
+}
+
+std::string_view state_label(const raft::core& c) {
+  if (!c.is_voter() && c.state() != raft::role::leader) return "non_voter";
+  if (c.state() == raft::role::pre_candidate) return "candidate";
+  return raft::role_name(c.state());
+}
+
+msg::raft_members_reply members_view(const raft::core& c, raft::index_t index) {
+  return {index, c.members().voters, c.members().learners};
+}
+
+// Membership: "add" makes a non-voter first and promotes it once it has caught up, so a new
+// voter never holds back commits while it copies the log.
+void settle_change(self_ptr self, const raft_config& cfg) {
+  auto& st = self->state;
+  if (!st.change) return;
+  auto& ch = *st.change;
+  auto& core = *st.core;
+  if (core.state() != raft::role::leader) {
+    ch.promise.deliver(make_api_error(api_errc::unavailable, "leadership was lost during the membership change",
+                                      retry_details(cfg.timing)));
+    st.change.reset();
+    return;
+  }
+  if (ch.index != 0 && core.applied_index() < ch.index) return;  // not applied yet
+  if (ch.add && !ch.promoting) {
+    auto it = core.peers().find(ch.node);
+    if (it == core.peers().end() || it->second.match + cfg.timing.max_batch_entries < core.commit_index()) return;
+    std::string why;
+    auto index = core.propose_change({raft::change_kind::promote, ch.node}, now_ms(st), &why);
+    if (!index) return;  // e.g. the learner's own change is still being committed: try again later
+    ch.promoting = true;
+    ch.index = *index;
+    queue_flush(self);
+    return;
+  }
+  ch.promise.deliver(members_view(core, ch.index));
+  st.change.reset();
+}
+
+}  // namespace
+
+std::string resolve_raft_voters(const std::filesystem::path& data_dir, bool given, std::vector<std::string>& voters) {
+  std::sort(voters.begin(), voters.end());
+  voters.erase(std::unique(voters.begin(), voters.end()), voters.end());
+  std::string wanted;
+  for (const auto& v : voters) wanted.append(wanted.empty() ? "" : ",").append(v);
+  const auto file = data_dir / "raft" / "bootstrap-voters";
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) {
+    std::ifstream in(file);
+    std::string recorded;
+    std::getline(in, recorded);
+    if (recorded == wanted) return {};
+    if (!given) {
+      voters.clear();
+      for (std::size_t at = 0; at < recorded.size();) {
+        auto comma = recorded.find(',', at);
+        if (comma == std::string::npos) comma = recorded.size();
+        voters.push_back(recorded.substr(at, comma - at));
+        at = comma + 1;
+      }
+      return {};
+    }
+    auto describe = [](const std::string& list) { return list.empty() ? std::string("no voter list (joining through seeds)") : "voters " + list; };
+    return "this data dir belongs to a cluster bootstrapped with " + describe(recorded) + ", but the node was started with " +
+           describe(wanted) + "; use the same --voters as before, or a fresh --data-dir to join another cluster";
+  }
+  std::filesystem::create_directories(data_dir / "raft", ec);
+  if (ec) return "cannot create " + (data_dir / "raft").string() + ": " + ec.message();
+  auto tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << wanted << '\n';
+    out.flush();
+    if (!out) return "cannot write " + tmp.string();
+  }
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) return "cannot write " + file.string() + ": " + ec.message();
+  return {};
+}
+
+caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg) {
+  auto& st = self->state;
+  st.epoch = mono_now();
+  st.machine = std::make_unique<raft::kv_state_machine>();
+  try {
+    st.log = std::make_unique<raft::wal>(cfg.data_dir / "raft");
+  } catch (const std::exception& e) {
+    if (cfg.fatal) cfg.fatal(e.what());
+    self->quit(make_api_error(api_errc::internal, e.what()));
+    return {};
+  }
+  if (st.log->torn_bytes() > 0)
+    log::warn("raft", "cut a torn write off the end of the Raft log", {{"bytes", std::to_string(st.log->torn_bytes())}});
+  const auto& snap = st.log->snapshot();
+  if (snap) {
+    try {
+      st.machine->restore(snap->data);
+    } catch (const std::exception& e) {
+      if (cfg.fatal) cfg.fatal(std::string("cannot restore the state machine from the local snapshot: ") + e.what());
+      self->quit(make_api_error(api_errc::internal, e.what()));
+      return {};
+    }
+  }
+  st.core.emplace(cfg.node_id, cfg.voters, cfg.timing, cfg.seed, now_ms(st), st.log->state(), st.log->entries(), snap);
+  log::info("raft", "raft started",
+            {{"term", std::to_string(st.core->term())},
+             {"last_log_index", std::to_string(st.core->last_index())},
+             {"snapshot_index", std::to_string(st.core->latest_snapshot().index)},
+             {"voters", std::to_string(st.core->voters().size())},
+             {"profile", json::quote(cfg.timing.name)}});
+  self->send(cfg.directory, msg::directory_subscribe{});
+  // Committed entries from before the restart apply again from the snapshot on.
+  flush(self, cfg);
+
+  auto status = [=]() {
+    const auto& s = self->state;
+    const auto& c = *s.core;
+    msg::raft_status_reply r;
+    r.node_id = cfg.node_id;
+    r.state = std::string(state_label(c));
+    r.term = c.term();
+    r.leader_id = c.leader();
+    r.commit_index = c.commit_index();
+    r.last_applied = c.applied_index();
+    r.last_log_index = c.last_index();
+    r.snapshot_index = c.latest_snapshot().index;
+    r.cluster_id = c.cluster_id();
+    r.voters = c.members().voters;
+    r.learners = c.members().learners;
+    for (const auto& [id, p] : c.peers()) r.peers.push_back({id, p.match, p.next, p.snapshot_index != 0});
+    r.profile = cfg.timing.name;
+    r.lease_remaining_ms = std::max<raft::time_ms>(0, c.lease_until() - now_ms(s));
+    r.fsyncs = s.fsyncs;
+    r.fsync_avg_ms = s.fsyncs ? s.fsync_total_ms / static_cast<double>(s.fsyncs) : 0.0;
+    r.refused_messages = s.refused;
+    return r;
+  };
+  auto summary = [=] {
+    const auto& s = self->state;
+    json::writer w;
+    w.begin_object()
+        .key("status")
+        .raw(codec::encode(status()))
+        .field("pending_proposals", s.proposals.size())
+        .field("pending_reads", s.reads.size())
+        .field("keys", s.machine->size())
+        .end_object();
+    return w.take();
+  };
+  std::vector<safe_command> commands{
+      safe<msg::raft_status_request, msg::raft_status_reply>(
+          "status", "",
+          [](const std::vector<std::string>& args) -> std::optional<msg::raft_status_request> {
+            if (!args.empty()) return std::nullopt;
+            return msg::raft_status_request{};
+          },
+          [](const msg::raft_status_reply& r) { return codec::encode(r); }),
+  };
+  return instrumented(
+      self, "raft", summary, std::move(commands),
+      [=](raft_tick& t) {
+        auto& s = self->state;
+        s.ticks.erase(t.at);
+        s.core->tick(now_ms(s));
+        expire(self);
+        flush(self, cfg);
+      },
+      [=](raft_flush&) {
+        self->state.flush_queued = false;
+        flush(self, cfg);
+      },
+      [=](msg::raft_wire& w) {
+        auto& s = self->state;
+        s.core->step(w.body, now_ms(s));
+        queue_flush(self);
+      },
+      [=](msg::raft_rpc& r) -> caf::result<msg::raft_rpc_reply> {
+        using raft::msg_type;
+        const auto t = r.body.type;
+        const bool fits = r.route == "vote" ? (t == msg_type::pre_vote || t == msg_type::vote)
+                                            : (t == msg_type::append || t == msg_type::snapshot || t == msg_type::timeout_now);
+        if (r.error.empty() && !fits)
+          r.error = r.route == "vote" ? "type must be pre_vote or vote on /raft/vote"
+                                      : "type must be append, snapshot or timeout_now on /raft/append";
+        if (r.error.empty() && r.body.from.empty()) r.error = "from is required";
+        if (!r.error.empty()) return make_api_error(api_errc::bad_request, r.error, R"({"field":"type"})");
+        auto& s = self->state;
+        const auto from = r.body.from;
+        s.core->step(r.body, now_ms(s));
+        // Persist before answering, then answer the sender here and send the rest as usual.
+        if (!persist(self, cfg)) return make_api_error(api_errc::internal, "the Raft log cannot be written");
+        msg::raft_rpc_reply reply;
+        std::vector<raft::message> others;
+        for (auto& m : s.core->take_messages()) (m.to == from ? reply.replies : others).push_back(std::move(m));
+        if (auto peers = s.handles["peers"])
+          for (auto& m : others) {
+            auto to = m.to;
+            self->send(peers, msg::peer_send{std::move(to), "raft", caf::make_message(msg::raft_wire{std::move(m)})});
+          }
+        flush(self, cfg);
+        return reply;
+      },
+      [=](msg::raft_propose& p) { return propose(self, cfg, std::move(p)); },
+      [=](msg::raft_kv_put& p) -> caf::result<msg::raft_kv_reply> {
+        auto rp = self->make_response_promise<msg::raft_kv_reply>();
+        auto key = p.key;
+        self->request(caf::actor_cast<caf::actor>(self), caf::infinite,
+                      msg::raft_propose{raft::kv_state_machine::put_command(p.key, p.value), 0})
+            .then(
+                [rp, key](msg::raft_applied& a) mutable {
+                  auto prev = raft::kv_state_machine::decode_put_result(a.result);
+                  rp.deliver(msg::raft_kv_reply{key, prev.existed, std::move(prev.previous), a.index});
+                },
+                [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+        return rp;
+      },
+      [=](msg::raft_kv_get& g) -> caf::result<msg::raft_kv_reply> {
+        auto& s = self->state;
+        auto& c = *s.core;
+        if (g.stale) {
+          msg::raft_kv_reply reply{g.key, false, {}, c.applied_index()};
+          if (const auto* v = s.machine->get(g.key)) {
+            reply.found = true;
+            reply.value = *v;
+          }
+          return reply;
+        }
+        if (c.state() != raft::role::leader) return forward<msg::raft_kv_reply>(self, cfg, std::move(g));
+        const auto id = s.next_read_id++;
+        if (!c.read_index(id, now_ms(s))) return no_leader(cfg.timing);
+        auto rp = self->make_response_promise<msg::raft_kv_reply>();
+        s.reads.emplace(id, raft_state::pending_read{g.key, rp, std::nullopt});
+        queue_flush(self);
+        return rp;
+      },
+      [=](msg::raft_members_request& m) -> caf::result<msg::raft_members_reply> {
+        auto& s = self->state;
+        auto& c = *s.core;
+        if (m.node_id.empty())
+          return make_api_error(api_errc::bad_request, "give exactly one of add or remove, with a node id",
+                                R"({"field":"add"})");
+        if (c.state() != raft::role::leader) return forward<msg::raft_members_reply>(self, cfg, std::move(m));
+        if (s.change)
+          return make_api_error(api_errc::conflict, "another membership change is in progress (" +
+                                                        std::string(s.change->add ? "adding " : "removing ") +
+                                                        s.change->node + ")");
+        const auto& members = c.members();
+        auto has = [](const std::vector<std::string>& xs, const std::string& x) {
+          return std::find(xs.begin(), xs.end(), x) != xs.end();
+        };
+        raft::membership_change change{raft::change_kind::remove, m.node_id};
+        if (m.add) {
+          if (has(members.voters, m.node_id)) return members_view(c, c.commit_index());
+          change.kind = has(members.learners, m.node_id) ? raft::change_kind::promote : raft::change_kind::add_learner;
+        } else if (!has(members.voters, m.node_id) && !has(members.learners, m.node_id)) {
+          return members_view(c, c.commit_index());  // already gone: nothing to do
+        }
+        std::string why;
+        auto index = c.propose_change(change, now_ms(s), &why);
+        if (!index) return make_api_error(api_errc::unavailable, "membership change refused: " + why, retry_details(cfg.timing));
+        auto rp = self->make_response_promise<msg::raft_members_reply>();
+        s.change = raft_state::pending_change{m.add, m.node_id, *index, change.kind == raft::change_kind::promote, rp,
+                                              mono_now() + 6 * cfg.proposal_timeout};
+        queue_flush(self);
+        return rp;
+      },
+      [=](msg::raft_status_request&) { return status(); },
+      [=](msg::directory_update& u) {
+        if (u.entry.name == "peers" || u.entry.name == "events") self->state.handles[u.entry.name] = u.entry.handle;
+      });
+}
+
+}  // namespace p2p
