@@ -11,6 +11,7 @@
 #include "protocol/messages/directory.hpp"
 #include "protocol/messages/events.hpp"
 #include "protocol/messages/membership.hpp"
+#include "protocol/messages/raft.hpp"
 
 namespace p2p {
 namespace {
@@ -35,6 +36,7 @@ struct node_snapshot {
   std::vector<msg::directory_entry> entries;
   msg::events_stats events;
   std::optional<msg::swim_status_reply> swim;  // absent while the swim actor is down
+  std::optional<msg::raft_status_reply> raft;  // absent while the raft actor is down
 };
 
 caf::actor entry_named(const std::vector<msg::directory_entry>& entries, std::string_view name) {
@@ -43,24 +45,35 @@ caf::actor entry_named(const std::vector<msg::directory_entry>& entries, std::st
   return {};
 }
 
-// Asks the directory for the supervised actors, then the events and swim actors for their
+// Asks the directory for the supervised actors, then the events, swim and raft actors for their
 // numbers, and hands the snapshot to `next`. An actor that does not answer leaves its part empty.
 template <class Next>
 void gather(caf::stateful_actor<admin_state>* self, const admin_context& ctx, Next callback) {
   // Shared so the (mutable) continuation can be called from the const response handlers.
   auto next_ptr = std::make_shared<Next>(std::move(callback));
   auto snap = std::make_shared<node_snapshot>();
+  auto done = [=] { (*next_ptr)(*snap); };
+  auto with_raft = [=] {
+    auto raft = entry_named(snap->entries, "raft");
+    if (!raft) return done();
+    self->request(raft, ask_timeout, msg::raft_status_request{})
+        .then(
+            [=](msg::raft_status_reply& r) {
+              snap->raft = std::move(r);
+              done();
+            },
+            [=](caf::error&) { done(); });
+  };
   auto with_swim = [=] {
-    auto done = [=] { (*next_ptr)(*snap); };
     auto swim = entry_named(snap->entries, "swim");
-    if (!swim) return done();
+    if (!swim) return with_raft();
     self->request(swim, ask_timeout, msg::swim_status_request{})
         .then(
             [=](msg::swim_status_reply& s) {
               snap->swim = std::move(s);
-              done();
+              with_raft();
             },
-            [=](caf::error&) { done(); });
+            [=](caf::error&) { with_raft(); });
   };
   self->request(ctx.directory, ask_timeout, msg::directory_list{})
       .then(
@@ -198,6 +211,28 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, admin_context 
                    prom::sample(t, "p2p_swim_local_health", "", std::to_string(sw->local_health));
                    prom::family(t, "p2p_swim_incarnation", "gauge", "This node's SWIM incarnation.");
                    prom::sample(t, "p2p_swim_incarnation", "", std::to_string(sw->incarnation));
+                 }
+                 if (const auto& r = snap.raft) {
+                   prom::family(t, "p2p_raft_term", "gauge", "The current Raft term.");
+                   prom::sample(t, "p2p_raft_term", "", std::to_string(r->term));
+                   prom::family(t, "p2p_raft_leader", "gauge", "1 while this node is the Raft leader.");
+                   prom::sample(t, "p2p_raft_leader", "", r->state == "leader" ? "1" : "0");
+                   prom::family(t, "p2p_raft_commit_index", "gauge", "The highest committed log index.");
+                   prom::sample(t, "p2p_raft_commit_index", "", std::to_string(r->commit_index));
+                   prom::family(t, "p2p_raft_apply_lag", "gauge", "Committed entries not applied yet.");
+                   prom::sample(t, "p2p_raft_apply_lag", "",
+                                std::to_string(r->commit_index - std::min(r->commit_index, r->last_applied)));
+                   prom::family(t, "p2p_raft_follower_lag", "gauge", "Leader only: entries each follower lacks.");
+                   for (const auto& p : r->peers)
+                     prom::sample(t, "p2p_raft_follower_lag", "{follower=\"" + p.node_id + "\"}",
+                                  std::to_string(r->last_log_index - std::min(r->last_log_index, p.match_index)));
+                   prom::family(t, "p2p_raft_fsyncs_total", "counter", "Raft log writes made durable.");
+                   prom::sample(t, "p2p_raft_fsyncs_total", "", std::to_string(r->fsyncs));
+                   prom::family(t, "p2p_raft_fsync_avg_ms", "gauge", "Mean duration of those writes.");
+                   prom::sample(t, "p2p_raft_fsync_avg_ms", "", json::number(r->fsync_avg_ms));
+                   prom::family(t, "p2p_raft_refused_messages_total", "counter",
+                                "Raft messages refused as coming from another cluster.");
+                   prom::sample(t, "p2p_raft_refused_messages_total", "", std::to_string(r->refused_messages));
                  }
                  rp.deliver(msg::metrics_reply{std::move(t)});
                });

@@ -29,6 +29,8 @@
 #include "protocol/messages/introspection.hpp"
 #include "protocol/messages/membership.hpp"
 #include "protocol/messages/membership_codec.hpp"
+#include "protocol/messages/raft.hpp"
+#include "protocol/messages/raft_codec.hpp"
 #include "protocol/registry.hpp"
 
 namespace p2p::console {
@@ -121,7 +123,8 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-const char* const command_names[] = {"actors", "inspect", "health", "members", "events", "send", "help", "quit"};
+const char* const command_names[] = {"actors", "inspect", "health", "members", "raft", "leader",
+                                     "events", "send", "help", "quit"};
 
 const char* help_text =
     "commands:\n"
@@ -129,6 +132,8 @@ const char* help_text =
     "  inspect ACTOR               one actor's full state as JSON, and its safe commands\n"
     "  health                      the node's health\n"
     "  members                     SWIM's members: state, incarnation, address, connection\n"
+    "  raft                        this node's Raft state, and each follower's progress\n"
+    "  leader                      the Raft leader and term this node knows\n"
     "  events tail [TYPES]         live events (comma-separated types), until Ctrl-C\n"
     "  send ACTOR COMMAND [ARGS]   run a command the actor declares safe (see inspect)\n"
     "  help                        this text\n"
@@ -150,6 +155,8 @@ class session {
     if (cmd == "inspect" && words.size() == 2) return inspect(words[1]);
     if (cmd == "health" && words.size() == 1) return health();
     if (cmd == "members" && words.size() == 1) return members();
+    if (cmd == "raft" && words.size() == 1) return raft();
+    if (cmd == "leader" && words.size() == 1) return leader();
     if (cmd == "events" && words.size() >= 2 && words.size() <= 3 && words[1] == "tail")
       return tail(words.size() == 3 ? words[2] : "");
     if (cmd == "send" && words.size() >= 3)
@@ -310,6 +317,67 @@ class session {
     }
     print_table(rows);
     return exit_ok;
+  }
+
+  std::optional<msg::raft_status_reply> raft_status() {
+    auto raft = find("raft");
+    if (!raft) return std::nullopt;
+    auto reply = ask<msg::raft_status_reply>(*raft, msg::raft_status_request{});
+    if (!reply) fail("no Raft answer: " + last_error_);
+    return reply;
+  }
+
+  int raft() {
+    auto r = raft_status();
+    if (!r) return exit_command_failed;
+    if (opts_.json) {
+      std::cout << codec::encode(*r) << "\n";
+      return exit_ok;
+    }
+    auto list = [](const std::vector<std::string>& xs) {
+      std::string out;
+      for (const auto& x : xs) out.append(out.empty() ? "" : ",").append(x);
+      return out.empty() ? std::string("-") : out;
+    };
+    print_table({{"state", r->state},
+                 {"term", std::to_string(r->term)},
+                 {"leader", r->leader_id.empty() ? "(none known)" : r->leader_id},
+                 {"commit", std::to_string(r->commit_index)},
+                 {"applied", std::to_string(r->last_applied)},
+                 {"last log", std::to_string(r->last_log_index)},
+                 {"snapshot", std::to_string(r->snapshot_index)},
+                 {"voters", list(r->voters)},
+                 {"non-voters", list(r->learners)},
+                 {"cluster", r->cluster_id.empty() ? "(not known yet)" : r->cluster_id},
+                 {"profile", r->profile}});
+    if (!r->peers.empty()) {
+      std::cout << "\n";
+      std::vector<std::vector<std::string>> rows{{"FOLLOWER", "MATCH", "NEXT", "LAG", "SNAPSHOT"}};
+      for (const auto& p : r->peers)
+        rows.push_back({p.node_id, std::to_string(p.match_index), std::to_string(p.next_index),
+                        std::to_string(r->last_log_index - std::min(r->last_log_index, p.match_index)),
+                        p.snapshot ? "sending" : "-"});
+      print_table(rows);
+    }
+    return exit_ok;
+  }
+
+  int leader() {
+    auto r = raft_status();
+    if (!r) return exit_command_failed;
+    if (opts_.json) {
+      json::writer w;
+      w.begin_object().key("leader_id");
+      if (r->leader_id.empty()) w.null();
+      else w.value(r->leader_id);
+      w.field("term", r->term).field("self", r->leader_id == r->node_id).end_object();
+      std::cout << w.take() << "\n";
+    } else if (r->leader_id.empty()) {
+      std::cout << "no leader known (term " << r->term << ")\n";
+    } else {
+      std::cout << r->leader_id << (r->leader_id == r->node_id ? " (this node)" : "") << ", term " << r->term << "\n";
+    }
+    return r->leader_id.empty() ? exit_command_failed : exit_ok;
   }
 
   int send(const std::string& actor, const std::string& command, std::vector<std::string> args) {

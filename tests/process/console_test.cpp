@@ -102,6 +102,35 @@ BOOST_AUTO_TEST_CASE(members_shows_swims_view_with_connections) {
   BOOST_TEST(line_of("n01").find("connected") != std::string::npos, table.out);
 }
 
+BOOST_AUTO_TEST_CASE(raft_and_leader_show_the_replicated_log) {
+  joined_cluster c(2, {"--voters=n00,n01", "--raft-profile=test", "--swim-profile=test"});
+  const std::vector<std::string> base{"--data-dir=" + c[0].data_dir().string()};
+  auto args = [&](std::vector<std::string> more) {
+    auto all = base;
+    all.insert(all.end(), more.begin(), more.end());
+    return all;
+  };
+  console_result leader;
+  BOOST_REQUIRE(eventually(30s, [&] {
+    leader = run_console(args({"--json", "-c", "leader"}));
+    return leader.exit_code == 0;
+  }));
+  BOOST_TEST((leader.out.find("\"leader_id\":\"n00\"") != std::string::npos ||
+              leader.out.find("\"leader_id\":\"n01\"") != std::string::npos),
+             leader.out);
+  auto line = run_console(args({"-c", "leader"}));
+  BOOST_TEST(line.out.find(", term ") != std::string::npos, line.out);
+  // The leader's table lists its follower; a follower's shows its state.
+  auto table = run_console(args({"-c", "raft"}));
+  BOOST_TEST(table.exit_code == 0, table.err);
+  BOOST_TEST(table.out.find("voters      n00,n01") != std::string::npos, table.out);
+  const bool leads = line.out.find("(this node)") != std::string::npos;
+  if (leads) BOOST_TEST(table.out.find("FOLLOWER") != std::string::npos, table.out);
+  else BOOST_TEST(table.out.find("state       follower") != std::string::npos, table.out);
+  auto json = run_console(args({"--json", "-c", "raft"}));
+  BOOST_TEST(json.out.find("\"cluster_id\":\"") != std::string::npos, json.out);
+}
+
 BOOST_AUTO_TEST_CASE(failures_have_distinct_exit_codes) {
   node_process node;
   auto unknown = run_console(with(node, {"-c", "inspect nobody"}));

@@ -161,6 +161,9 @@ BOOST_AUTO_TEST_CASE(three_voters_survive_a_leader_crash_and_change_membership_u
     acknowledged.push_back(key);
   }
   BOOST_TEST(get(c, follower, "before59").value_or("") == "v");
+  auto metrics = http_call(c[*leader].http(), "GET", "/metrics", "", {{"Authorization", "Bearer " + c.token()}}).body;
+  BOOST_TEST(metrics.find("p2p_raft_leader 1") != std::string::npos, metrics);
+  BOOST_TEST(metrics.find("p2p_raft_follower_lag{follower=") != std::string::npos, metrics);
 
   // kill -9 the leader: the other two elect a new one that commits.
   const auto old_leader = *leader;
