@@ -656,6 +656,27 @@ BOOST_AUTO_TEST_CASE(a_cluster_has_one_identity_and_refuses_strangers) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_stranger_campaigning_does_not_move_the_term) {
+  network net(3, 16);
+  auto leader = net.elect();
+  const auto term = net.at(leader).term();
+  for (auto type : {msg_type::pre_vote, msg_type::vote}) {
+    message m;
+    m.type = type;
+    m.from = "outsider";
+    m.to = leader;
+    m.term = term + 10;
+    m.log_term = term + 10;
+    m.index = 1000;
+    net.at(leader).step(m, net.now);
+    auto replies = net.at(leader).take_messages();
+    BOOST_REQUIRE(replies.size() == 1u);
+    BOOST_TEST(replies.front().reject);
+    BOOST_TEST(net.at(leader).term() == term);
+    BOOST_TEST((net.at(leader).state() == role::leader));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(randomized_faults_keep_raft_safe) {
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
     network net(5, seed);
