@@ -113,8 +113,9 @@ void flush(self_ptr self, const raft_config& cfg) {
         st.machine->restore(snap->data);
       } catch (const std::exception& e) {
         // The leader's snapshot is unreadable: continuing would diverge from the cluster.
-        log::error("raft", "cannot restore the state machine from a snapshot",
-                   {{"index", std::to_string(snap->index)}, {"error", json::quote(e.what())}});
+        if (cfg.fatal)
+          cfg.fatal("cannot restore the state machine from the snapshot at index " + std::to_string(snap->index) +
+                    ": " + e.what());
         self->quit(make_api_error(api_errc::internal, "unreadable snapshot"));
         return;
       }

@@ -341,8 +341,9 @@ void core::send_append(const node_id& to, time_ms now, bool heartbeat) {
     ++p.inflight;
     // Replicating: send on optimistically (pipelining). Probing: wait for the answer.
     if (!p.probing) p.next = m.entries.back().index + 1;
+    // Only appends that take a slot time out; a heartbeat must not keep a lost one alive.
+    p.last_sent = now;
   }
-  p.last_sent = now;
   send(std::move(m));
 }
 
@@ -523,21 +524,19 @@ void core::step(const message& m, time_ms now) {
   if (m.from == self_ || m.from.empty()) return;
   if (refuse_foreign(m)) return;
   const bool vote_request = m.type == msg_type::pre_vote || m.type == msg_type::vote;
-  if (vote_request && m.term > term_ && !voter(m.from)) {
-    // A node outside the voters never gets a vote, so it must not move our term either (a
-    // removed server that keeps campaigning would otherwise disrupt the cluster, thesis §4.2.3).
-    message r;
-    r.type = m.type == msg_type::pre_vote ? msg_type::pre_vote_reply : msg_type::vote_reply;
-    r.to = m.from;
-    r.term = term_;
-    r.reject = true;
-    send(std::move(r));
-    return;
-  }
   if (m.term > term_) {
-    // Leader stickiness: while we hear from a leader, a higher-term candidate is ignored
-    // (unless the leader itself asked it to campaign).
-    if (vote_request && !m.transfer && heard_from_leader_recently(now)) return;
+    // Leader stickiness: while we hear from a leader, a higher-term candidate is refused
+    // without moving our term (unless the leader itself asked it to campaign). This is what
+    // keeps a removed server that goes on campaigning from disrupting the cluster (§4.2.3).
+    if (vote_request && !m.transfer && heard_from_leader_recently(now)) {
+      message r;
+      r.type = m.type == msg_type::pre_vote ? msg_type::pre_vote_reply : msg_type::vote_reply;
+      r.to = m.from;
+      r.term = term_;  // lower than the candidate's: it ignores the answer as stale
+      r.reject = true;
+      send(std::move(r));
+      return;
+    }
     const bool keeps_term =
         m.type == msg_type::pre_vote || (m.type == msg_type::pre_vote_reply && !m.reject);
     const bool from_leader = m.type == msg_type::append || m.type == msg_type::snapshot;
@@ -577,10 +576,11 @@ void core::step(const message& m, time_ms now) {
 }
 
 void core::handle_vote_request(const message& m, time_ms now) {
+  // Votes are granted without consulting our configuration (thesis §4.1): configurations may
+  // differ between servers while a change spreads, and refusing then can leave no candidate
+  // able to win. The candidate counts only the votes of its own configuration's voters.
   bool grant = false;
-  if (!voter(m.from) || !is_voter()) {
-    grant = false;
-  } else if (m.type == msg_type::pre_vote) {
+  if (m.type == msg_type::pre_vote) {
     // Would we vote in the candidate's next term? Nothing changes here.
     grant = m.term > term_ && log_up_to_date(m.log_term, m.index);
   } else {

@@ -656,7 +656,7 @@ BOOST_AUTO_TEST_CASE(a_cluster_has_one_identity_and_refuses_strangers) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_stranger_campaigning_does_not_move_the_term) {
+BOOST_AUTO_TEST_CASE(a_campaign_against_a_live_leader_is_refused_without_moving_the_term) {
   network net(3, 16);
   auto leader = net.elect();
   const auto term = net.at(leader).term();
