@@ -77,11 +77,9 @@ void serve_reads(self_ptr self) {
 
 void settle_change(self_ptr self, const raft_config& cfg);
 
-// Makes what the core wants durable (one fsync). False when the log failed: the node stops.
-bool persist(self_ptr self, const raft_config& cfg) {
+// One fsync'd write of a batch. False when the log failed: the node stops.
+bool write_batch(self_ptr self, const raft_config& cfg, const raft::persist_batch& batch) {
   auto& st = self->state;
-  auto batch = st.core->take_persist();
-  if (batch.empty()) return true;
   const auto start = mono_now();
   try {
     st.log->write(batch);
@@ -96,18 +94,43 @@ bool persist(self_ptr self, const raft_config& cfg) {
   return true;
 }
 
+void send_messages(self_ptr self) {
+  auto& st = self->state;
+  auto peers = st.handles["peers"];
+  for (auto& m : st.core->take_messages()) {
+    if (!peers) continue;  // lost, as on a network: Raft retries
+    auto to = m.to;
+    self->send(peers, msg::peer_send{std::move(to), "raft", caf::make_message(msg::raft_wire{std::move(m)})});
+  }
+}
+
+// Makes what the core wants durable (one fsync), and sends. A leader's appends go out before
+// its own write when the batch holds entries only (the core counts them once durable); anything
+// else — a vote, a term, a follower's acknowledgement — is durable before it is sent. False
+// when the log failed: the node stops.
+bool persist_and_send(self_ptr self, const raft_config& cfg) {
+  auto& st = self->state;
+  auto batch = st.core->take_persist_deferred();
+  const bool early = st.core->state() == raft::role::leader && !batch.state && !batch.snapshot && !batch.truncate_from;
+  if (early) send_messages(self);
+  if (!batch.empty() && !write_batch(self, cfg, batch)) return false;
+  st.core->persisted();
+  send_messages(self);
+  return true;
+}
+
+// Makes what the core wants durable (one fsync). False when the log failed: the node stops.
+bool persist(self_ptr self, const raft_config& cfg) {
+  auto batch = self->state.core->take_persist();
+  return batch.empty() || write_batch(self, cfg, batch);
+}
+
 // Persist, send, restore, apply: the core's contract, once per batch of inputs.
 void flush(self_ptr self, const raft_config& cfg) {
   auto& st = self->state;
   auto& core = *st.core;
   for (int round = 0; round < 2; ++round) {  // a second round persists a snapshot just taken
-    if (!persist(self, cfg)) return;
-    auto peers = st.handles["peers"];
-    for (auto& m : core.take_messages()) {
-      if (!peers) continue;  // lost, as on a network: Raft retries
-      auto to = m.to;
-      self->send(peers, msg::peer_send{std::move(to), "raft", caf::make_message(msg::raft_wire{std::move(m)})});
-    }
+    if (!persist_and_send(self, cfg)) return;
     if (auto snap = core.take_restore()) {
       try {
         st.machine->restore(snap->data);

@@ -76,6 +76,7 @@ core::core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t se
   }
   apply_latest_membership();
   stable_ = last_index();
+  durable_ = last_index();
   commit_ = std::clamp(commit_, snapshot_.index, last_index());
   learn_cluster_id();
   reset_election_timer(now);
@@ -277,6 +278,8 @@ void core::truncate_from(index_t index) {
     truncated_ = truncated_ ? std::min(*truncated_, index) : index;
     stable_ = index - 1;
   }
+  durable_ = std::min(durable_, index - 1);
+  handed_out_ = std::min(handed_out_, index - 1);
 }
 
 void core::set_commit(index_t index) {
@@ -286,7 +289,8 @@ void core::set_commit(index_t index) {
 
 bool core::maybe_commit() {
   if (role_ != role::leader) return false;
-  const index_t candidate = quorum_value(last_index(), [](const progress& p) { return p.match; });
+  // Our own copy counts once it is durable: the entries may go out before our fsync ends.
+  const index_t candidate = quorum_value(durable_, [](const progress& p) { return p.match; });
   // Only entries of the current term are committed by counting replicas (thesis §3.6.2).
   if (candidate > commit_ && term_at(candidate) == term_) {
     set_commit(candidate);
@@ -771,6 +775,10 @@ void core::handle_snapshot(const message& m, time_ms now) {
   } else {
     log_.clear();
     truncated_ = truncated_ ? std::min(*truncated_, m.index + 1) : m.index + 1;
+    // What we had persisted after the snapshot is dropped with the rest of the log.
+    stable_ = std::min(stable_, m.index);
+    durable_ = std::min(durable_, m.index);
+    handed_out_ = std::min(handed_out_, m.index);
   }
   snapshot_ = std::move(incoming_);
   incoming_ = {};
@@ -833,6 +841,17 @@ bool core::compact(index_t index, std::string data) {
 }
 
 persist_batch core::take_persist() {
+  auto b = take_persist_deferred();
+  persisted();
+  return b;
+}
+
+void core::persisted() {
+  durable_ = std::max(durable_, std::min(handed_out_, last_index()));
+  if (maybe_commit()) update_lease_and_reads();
+}
+
+persist_batch core::take_persist_deferred() {
   persist_batch b;
   hard_state now{term_, vote_, commit_};
   if (now != persisted_state_) {
@@ -845,6 +864,7 @@ persist_batch core::take_persist() {
   truncated_.reset();
   for (index_t i = std::max(stable_, snapshot_.index) + 1; i <= last_index(); ++i) b.entries.push_back(at(i));
   stable_ = last_index();
+  handed_out_ = last_index();
   return b;
 }
 

@@ -192,6 +192,12 @@ class core {
   const snapshot& latest_snapshot() const { return snapshot_; }
 
   persist_batch take_persist();
+  // The leader may send its appends while its own copy is being written (thesis §10.2.1): a
+  // batch that changes neither the hard state nor a snapshot nor a truncation may be taken
+  // with take_persist_deferred(), the messages sent, and persisted() called once it is
+  // durable. Our own entries count toward commit only from then on. take_persist() is both.
+  persist_batch take_persist_deferred();
+  void persisted();
   std::vector<message> take_messages();
   // A snapshot received from the leader, once durable: the application replaces its state
   // with it before applying take_committed(). Call after take_persist().
@@ -302,6 +308,8 @@ class core {
 
   hard_state persisted_state_;
   index_t stable_ = 0;  // entries up to here are in a batch already handed out
+  index_t handed_out_ = 0;  // the last index of the latest batch (durable once persisted())
+  index_t durable_ = 0;     // our entries up to here are on disk: they count toward commit
   std::optional<index_t> truncated_;
   std::vector<message> outbox_;
 };

@@ -136,6 +136,9 @@ struct schedule {
   time_ms max_delay = 1;  // a message takes [1, max_delay] ms...
   double late = 0;        // ...or, this often, up to 60 ms more (reordering)
   index_t compact_every = 0;  // applied entries between snapshots; 0: no compaction
+  // A leader sends its appends before its own write ends (as the node does); this often it
+  // crashes in between, losing the batch it was writing.
+  double crash_mid_write = 0;
   // The "test" timing, with smaller batches and windows in some schedules: more interleavings
   // of old-term entries and acknowledgements.
   std::size_t batch_entries = 16, inflight = 8;
@@ -177,6 +180,7 @@ struct schedule {
     s.keys = between(1, 4);
     s.ops = between(300, 1500);
     s.op_timeout = between(60, 300);
+    s.crash_mid_write = pick({0.0, 0.0, 0.002, 0.01});
     return s;
   }
 
@@ -287,6 +291,7 @@ struct stats {
   std::uint64_t schedules = 0, steps = 0, delivered = 0, dropped = 0, duplicated = 0;
   std::uint64_t faults[fault_kinds] = {};
   std::uint64_t crashes = 0, restarts = 0, leaders = 0, changes_committed = 0, transfers = 0;
+  std::uint64_t mid_write_crashes = 0;
   std::uint64_t compactions = 0, snapshot_messages = 0, restores = 0;
   std::uint64_t ops_ok = 0, ops_unknown = 0, ops_failed = 0, reads_ok = 0;
   std::uint64_t checker_steps = 0, checker_gave_up = 0;
@@ -295,7 +300,7 @@ struct stats {
   void add(const stats& o) {
     for (auto [mine, theirs] :
          {std::pair{&schedules, o.schedules}, {&steps, o.steps}, {&delivered, o.delivered}, {&dropped, o.dropped},
-          {&duplicated, o.duplicated}, {&crashes, o.crashes}, {&restarts, o.restarts}, {&leaders, o.leaders},
+          {&duplicated, o.duplicated}, {&crashes, o.crashes}, {&mid_write_crashes, o.mid_write_crashes}, {&restarts, o.restarts}, {&leaders, o.leaders},
           {&changes_committed, o.changes_committed}, {&transfers, o.transfers}, {&compactions, o.compactions},
           {&snapshot_messages, o.snapshot_messages}, {&restores, o.restores}, {&ops_ok, o.ops_ok},
           {&ops_unknown, o.ops_unknown}, {&ops_failed, o.ops_failed}, {&reads_ok, o.reads_ok},
@@ -308,7 +313,8 @@ struct stats {
     std::ostringstream o;
     o << schedules << " schedules, " << virtual_ms / 1000 << " s virtual, " << steps << " core steps, "
       << delivered << " messages delivered (" << dropped << " dropped, " << duplicated << " duplicated); "
-      << leaders << " leaders elected, " << crashes << " crashes, " << restarts << " restarts, "
+      << leaders << " leaders elected, " << crashes << " crashes (" << mid_write_crashes
+      << " of a leader between sending and writing), " << restarts << " restarts, "
       << changes_committed << " membership changes committed, " << transfers << " transfers, "
       << compactions << " compactions, " << snapshot_messages << " snapshot chunks, " << restores
       << " snapshot restores; ops: " << ops_ok << " ok (" << reads_ok << " reads), " << ops_unknown
@@ -392,6 +398,7 @@ class raft_cluster {
     time_ms last_tick = -1;
     time_ms slow_until = 0, slow_extra = 0;
     std::uint64_t inputs = 0;  // for the periodic full disk comparison
+    bool crash_pending = false;  // crashed between sending and writing: taken down after the input
     bool up() const { return core != nullptr; }
   };
 
@@ -544,6 +551,12 @@ class raft_cluster {
     ++out_.counted.steps;
     ++n.inputs;
     drain(i, role_before, term_before);
+    if (n.crash_pending) {
+      n.crash_pending = false;
+      ++out_.counted.mid_write_crashes;
+      crash(i);
+      return;
+    }
     if (out_.safe) check_node(i, role_before, term_before);
   }
 
@@ -552,7 +565,18 @@ class raft_cluster {
     const bool leading_throughout = role_before == raft::role::leader && n.core->state() == raft::role::leader &&
                                     n.core->term() == term_before;
     for (int rounds = 0; rounds < 100 && out_.safe; ++rounds) {
-      persist(i, n.core->take_persist(), leading_throughout);
+      // The node's order: a leader's appends may leave before its own write when the batch
+      // holds entries only; everything else is durable first.
+      auto batch = n.core->take_persist_deferred();
+      if (n.core->state() == raft::role::leader && !batch.state && !batch.snapshot && !batch.truncate_from) {
+        for (auto& m : n.core->take_messages()) send(i, std::move(m));
+        if (!batch.entries.empty() && chance(fault_rng_, sched_.crash_mid_write)) {
+          n.crash_pending = true;  // the write never ends: the batch is lost
+          return;
+        }
+      }
+      persist(i, batch, leading_throughout);
+      n.core->persisted();
       for (auto& m : n.core->take_messages()) send(i, std::move(m));
       if (auto snap = n.core->take_restore()) restore(i, *snap);
       for (const auto& e : n.core->take_committed()) apply(i, e);

@@ -220,13 +220,67 @@ BOOST_AUTO_TEST_CASE(a_core_restarts_from_its_wal_with_every_entry_it_acknowledg
     single.tick(1000);  // a one-voter cluster elects itself
     for (int i = 0; i < 5; ++i) single.propose(std::string(1, static_cast<char>('a' + i)), 1000);
     log.write(single.take_persist());
+    // Durable here, the entries commit; the next batch records the commit index.
     BOOST_TEST(single.commit_index() == 6u);  // the leader's no-op and five entries
+    log.write(single.take_persist());
   }
   wal log(dir.path());
   core restarted("r1", {"r1"}, t, 2, 0, log.state(), log.entries());
   BOOST_TEST(restarted.last_index() == 6u);
   BOOST_TEST(restarted.commit_index() == 6u);
   BOOST_TEST(restarted.take_committed().size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(a_leaders_own_entries_count_toward_commit_only_once_durable) {
+  const auto t = *timing_named("test");
+  core single("r1", {"r1"}, t, 1, 0);
+  single.tick(0);
+  single.take_persist();
+  BOOST_REQUIRE((single.state() == role::leader));
+  const auto before = single.commit_index();
+  auto index = single.propose("x", 1);
+  BOOST_REQUIRE(index.has_value());
+  auto batch = single.take_persist_deferred();
+  BOOST_TEST(batch.entries.size() == 1u);
+  BOOST_TEST(single.commit_index() == before);  // written, not yet durable: not committed
+  single.persisted();
+  BOOST_TEST(single.commit_index() == *index);
+
+  // Three voters: the leader's undurable copy does not make a majority with one follower.
+  core leader("a", {"a", "b", "c"}, t, 1, 0), b("b", {"a", "b", "c"}, t, 2, 0);
+  leader.tick(1000);  // pre-vote
+  for (auto& m : leader.take_messages())
+    if (m.to == "b") {
+      b.step(m, 1000);
+      b.take_persist();
+      for (auto& r : b.take_messages()) leader.step(r, 1000);
+    }
+  leader.take_persist();
+  for (auto& m : leader.take_messages())  // the vote itself
+    if (m.to == "b") {
+      b.step(m, 1000);
+      b.take_persist();
+      for (auto& r : b.take_messages()) leader.step(r, 1000);
+    }
+  BOOST_REQUIRE((leader.state() == role::leader));
+  leader.take_persist();
+  auto deliver_to_b = [&] {
+    for (auto& m : leader.take_messages())
+      if (m.to == "b") {
+        b.step(m, 1001);
+        b.take_persist();
+        for (auto& r : b.take_messages()) leader.step(r, 1001);
+      }
+  };
+  deliver_to_b();  // the no-op replicates
+  const auto settled = leader.commit_index();
+  auto x = leader.propose("y", 1001);
+  BOOST_REQUIRE(x.has_value());
+  leader.take_persist_deferred();
+  deliver_to_b();  // b acknowledges before the leader's own write ends
+  BOOST_TEST(leader.commit_index() == settled);
+  leader.persisted();
+  BOOST_TEST(leader.commit_index() == *x);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
