@@ -1,7 +1,10 @@
 // p2p-bench: every benchmark of the project, each measured side by side with a baseline in the
 // same run and reported as min/median/p99 over repeated runs plus ratios to the baselines.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,17 +14,23 @@
 #include <caf/io/all.hpp>
 #include <simdjson.h>
 
+#include <cctype>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <future>
 #include <iostream>
+#include <limits>
 #include <regex>
 #include <thread>
 
 #include "actors/common/instrumented.hpp"
+#include "bench/cmaes_bench.hpp"
+#include "bench/harness/http_client.hpp"
 #include "bench/harness/node_process.hpp"
 #include "bench/stats.hpp"
 #include "protocol/common/json.hpp"
@@ -53,6 +62,7 @@ struct settings {
   std::string out = "bench-report";
   int cluster_size = 16;
   std::string profile = "local";
+  int kills = 20;
 };
 
 struct result {
@@ -358,6 +368,16 @@ int raw_echo_server() {
   return 0;
 }
 
+caf::actor connect_remote(caf::actor_system& sys, const std::string& address) {
+  auto colon = address.rfind(':');
+  auto handle = sys.middleman().remote_actor(address.substr(0, colon),
+                                             static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
+  if (!handle) die("cannot connect to " + address + ": " + sys.render(handle.error()));
+  return *handle;
+}
+
+caf::message raw_ping(std::size_t i) { return caf::make_message(raw_ping_atom::value, std::uint64_t{i}); }
+
 std::vector<result> bench_remote(const settings& s) {
   std::unique_ptr<harness::node_process> node;
   std::string cluster = s.target;
@@ -368,28 +388,20 @@ std::vector<result> bench_remote(const settings& s) {
   reference_server raw_server(self_dir() + "/p2p-bench", {"raw-echo-server"});
   bench_config cfg;
   caf::actor_system sys{cfg};
-  auto connect = [&](const std::string& address) {
-    auto colon = address.rfind(':');
-    auto handle = sys.middleman().remote_actor(address.substr(0, colon),
-                                               static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
-    if (!handle) die("cannot connect to " + address + ": " + sys.render(handle.error()));
-    return *handle;
-  };
-  auto directory = connect(cluster);
-  auto raw = connect(raw_server.address);
+  auto directory = connect_remote(sys, cluster);
+  auto raw = connect_remote(sys, raw_server.address);
   auto typed_ping = [](std::size_t i) { return msg::ping{i}; };
-  auto raw_ping = [](std::size_t i) { return caf::make_message(raw_ping_atom::value, std::uint64_t{i}); };
   std::vector<double> t1, r1, t2, r2, t3, r3;
   const std::size_t n = s.messages / 4;
   for (int i = 0; i < s.repeat; ++i) {
     t1.push_back(one_way_rate<decltype(typed_ping), msg::ping, msg::pong>(sys, directory, n, typed_ping,
                                                                           msg::ping{0}));
-    r1.push_back(one_way_rate<decltype(raw_ping), caf::message, std::uint64_t>(
-        sys, raw, n, raw_ping, raw_ping(0)));
+    r1.push_back(one_way_rate<decltype(&raw_ping), caf::message, std::uint64_t>(
+        sys, raw, n, &raw_ping, raw_ping(0)));
     t2.push_back(round_trip_rate<msg::pong>(sys, directory, n / 40 + 1, 1, typed_ping));
-    r2.push_back(round_trip_rate<std::uint64_t>(sys, raw, n / 40 + 1, 1, raw_ping));
+    r2.push_back(round_trip_rate<std::uint64_t>(sys, raw, n / 40 + 1, 1, &raw_ping));
     t3.push_back(round_trip_rate<msg::pong>(sys, directory, n / 4 + 1, 64, typed_ping));
-    r3.push_back(round_trip_rate<std::uint64_t>(sys, raw, n / 4 + 1, 64, raw_ping));
+    r3.push_back(round_trip_rate<std::uint64_t>(sys, raw, n / 4 + 1, 64, &raw_ping));
   }
   return {
       {"remote", "one-way ping", "msg/s", true, summarize(t1), {{"caf", summarize(r1)}}},
@@ -629,6 +641,758 @@ std::vector<result> bench_membership(const settings& s) {
   };
 }
 
+// ---- raft ---------------------------------------------------------------------------------------
+// Three voters on 127.0.0.1 of our nodes, of etcd (its v3 HTTP/JSON gateway) and of pysyncobj
+// (behind a small aiohttp front), driven by the same HTTP client: failover after kill -9 of the
+// leader, sequential commit latency, and throughput with 64 and 512 writes in flight. The raw
+// baseline is what one commit cannot avoid: a middleman round trip plus a durable 4 KiB append.
+
+// A non-blocking HTTP/1.1 client connection: many of them are driven from one thread, so the
+// load generator takes little of the cores the servers under test share.
+class http_connection {
+ public:
+  explicit http_connection(const std::string& host_port) {
+    auto colon = host_port.rfind(':');
+    if (colon == std::string::npos || ::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &to_.sin_addr) != 1)
+      die("not an IPv4 host:port: " + host_port);
+    to_.sin_family = AF_INET;
+    to_.sin_port = htons(static_cast<std::uint16_t>(std::stoi(host_port.substr(colon + 1))));
+  }
+  ~http_connection() { close(); }
+  http_connection(const http_connection&) = delete;
+  http_connection& operator=(const http_connection&) = delete;
+
+  int fd() const { return fd_; }
+  bool open() const { return fd_ >= 0; }
+  short wanted() const { return connecting_ || sent_ < out_.size() ? POLLOUT : POLLIN; }
+  bench_clock::time_point started() const { return started_; }
+
+  // Sends `request` (connecting first when needed). False when the connection cannot be made.
+  bool begin(std::string request) {
+    if (fd_ < 0 && !connect()) return false;
+    out_ = std::move(request);
+    sent_ = 0;
+    in_.clear();
+    started_ = bench_clock::now();
+    return true;
+  }
+
+  // Moves on after poll() reported `revents`: the status once the whole response is in, 0 while
+  // it is not, -1 when the connection failed (it is closed then).
+  int advance(short revents) {
+    if (revents & (POLLERR | POLLNVAL)) return fail();
+    if (connecting_) {
+      int error = 0;
+      socklen_t len = sizeof error;
+      if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0) return fail();
+      connecting_ = false;
+    }
+    if (sent_ < out_.size()) {
+      auto n = ::send(fd_, out_.data() + sent_, out_.size() - sent_, MSG_NOSIGNAL);
+      if (n < 0) return errno == EAGAIN ? 0 : fail();
+      sent_ += static_cast<std::size_t>(n);
+      return 0;
+    }
+    if (!(revents & (POLLIN | POLLHUP))) return 0;
+    char buf[16384];
+    auto n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0) return errno == EAGAIN ? 0 : fail();
+    if (n == 0) {
+      // A response without a length ends with the connection.
+      int status = until_close_ ? status_ : -1;
+      close();
+      return status;
+    }
+    in_.append(buf, static_cast<std::size_t>(n));
+    return parse();
+  }
+
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    connecting_ = false;
+  }
+
+ private:
+  bool connect() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return false;
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&to_), sizeof to_) == 0) return true;
+    if (errno == EINPROGRESS) {
+      connecting_ = true;
+      return true;
+    }
+    close();
+    return false;
+  }
+
+  int fail() {
+    close();
+    return -1;
+  }
+
+  int parse() {
+    until_close_ = false;
+    auto head_end = in_.find("\r\n\r\n");
+    if (head_end == std::string::npos) return 0;
+    if (in_.size() < 12 || in_.compare(0, 7, "HTTP/1.") != 0) return fail();
+    std::string head = in_.substr(0, head_end + 2);
+    for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const int status = std::atoi(in_.c_str() + 9);
+    const auto body = in_.size() - (head_end + 4);
+    if (auto at = head.find("\r\ncontent-length:"); at != std::string::npos) {
+      if (body < std::strtoull(head.c_str() + at + 17, nullptr, 10)) return 0;
+    } else if (head.find("\r\ntransfer-encoding: chunked\r\n") != std::string::npos) {
+      // One request at a time per connection: the last chunk is at the very end.
+      const bool last = in_.size() >= 5 && in_.compare(in_.size() - 5, 5, "0\r\n\r\n") == 0 &&
+                        (body == 5 || in_[in_.size() - 6] == '\n');
+      if (!last) return 0;
+    } else {
+      until_close_ = true;
+      status_ = status;
+      return 0;
+    }
+    if (head.find("\r\nconnection: close\r\n") != std::string::npos) close();
+    return status;
+  }
+
+  sockaddr_in to_{};
+  int fd_ = -1;
+  bool connecting_ = false;
+  bool until_close_ = false;
+  int status_ = 0;
+  std::string out_;
+  std::size_t sent_ = 0;
+  std::string in_;
+  bench_clock::time_point started_;
+};
+
+std::string http_request(const std::string& method, const std::string& host_port, const std::string& target,
+                         const std::string& body, const std::string& extra_headers, bool keep_alive) {
+  std::string r = method;
+  r.append(" ").append(target).append(" HTTP/1.1\r\nHost: ").append(host_port).append("\r\n");
+  r.append(keep_alive ? "" : "Connection: close\r\n").append(extra_headers);
+  r.append("Content-Type: application/json\r\nContent-Length: ").append(std::to_string(body.size()));
+  r.append("\r\n\r\n").append(body);
+  return r;
+}
+
+struct load_figures {
+  std::size_t ok = 0, failed = 0;
+  double rate = 0;                  // successful writes per second
+  std::vector<double> latencies_ms;  // of the successful writes
+};
+
+// Closed loop: each connection sends its request again as soon as the previous answer is in,
+// for `duration_s`; the requests hold one connection each, kept alive.
+load_figures closed_loop(const std::string& address, const std::vector<std::string>& requests, double duration_s) {
+  std::vector<std::unique_ptr<http_connection>> conns;
+  load_figures f;
+  const auto start = bench_clock::now();
+  const auto end =
+      start + std::chrono::duration_cast<bench_clock::duration>(std::chrono::duration<double>(duration_s));
+  for (const auto& r : requests) {
+    conns.push_back(std::make_unique<http_connection>(address));
+    if (!conns.back()->begin(r)) ++f.failed;
+  }
+  std::vector<pollfd> fds;
+  std::vector<std::size_t> which;
+  while (bench_clock::now() < end) {
+    fds.clear();
+    which.clear();
+    for (std::size_t i = 0; i < conns.size(); ++i) {
+      if (!conns[i]->open() && !conns[i]->begin(requests[i])) {
+        ++f.failed;
+        continue;
+      }
+      fds.push_back({conns[i]->fd(), conns[i]->wanted(), 0});
+      which.push_back(i);
+    }
+    if (::poll(fds.data(), fds.size(), 10) < 0 && errno != EINTR) die("poll failed");
+    const auto now = bench_clock::now();
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      if (!fds[k].revents) continue;
+      auto& c = *conns[which[k]];
+      const int status = c.advance(fds[k].revents);
+      if (status == 0) continue;
+      if (now >= end) break;  // answered after the window: not counted
+      if (status >= 200 && status < 300) {
+        ++f.ok;
+        f.latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - c.started()).count());
+      } else {
+        ++f.failed;
+      }
+      if (!c.begin(requests[which[k]])) ++f.failed;
+    }
+  }
+  f.rate = static_cast<double>(f.ok) / seconds_since(start);
+  return f;
+}
+
+// Milliseconds from `start` until a write through any of `targets` succeeds. A write sent while
+// there is no leader may hang (etcd holds it until its own request timeout), so attempts
+// overlap: another starts every few milliseconds on a fresh connection, each abandoned after a
+// while, and a refused one is retried at once.
+double first_write_ms(bench_clock::time_point start, const std::vector<std::string>& targets,
+                      const std::function<std::string(const std::string& address)>& request,
+                      const std::string& what) {
+  constexpr auto retry_gap = 1ms, overlap_gap = 10ms, abandon_after = 500ms;
+  constexpr std::size_t max_per_target = 64;
+  struct attempt {
+    std::size_t target;
+    std::unique_ptr<http_connection> conn;
+  };
+  std::vector<attempt> attempts;
+  std::vector<bench_clock::time_point> last_start(targets.size(), start - 1h);
+  std::vector<pollfd> fds;
+  for (;;) {
+    auto now = bench_clock::now();
+    if (now - start > 60s) die(what + ": no write succeeded within 60 s");
+    std::erase_if(attempts,
+                  [&](const attempt& a) { return !a.conn->open() || now - a.conn->started() > abandon_after; });
+    for (std::size_t t = 0; t < targets.size(); ++t) {
+      auto in_flight = static_cast<std::size_t>(
+          std::count_if(attempts.begin(), attempts.end(), [&](const attempt& a) { return a.target == t; }));
+      auto since = now - last_start[t];
+      if ((in_flight == 0 && since >= retry_gap) || (in_flight < max_per_target && since >= overlap_gap)) {
+        last_start[t] = now;
+        auto conn = std::make_unique<http_connection>(targets[t]);
+        if (conn->begin(request(targets[t]))) attempts.push_back({t, std::move(conn)});
+      }
+    }
+    fds.clear();
+    for (auto& a : attempts) fds.push_back({a.conn->fd(), a.conn->wanted(), 0});
+    if (::poll(fds.data(), fds.size(), 1) < 0 && errno != EINTR) die("poll failed");
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      if (!fds[k].revents) continue;
+      const int status = attempts[k].conn->advance(fds[k].revents);
+      if (status >= 200 && status < 300) return std::max(0.0, seconds_since(start) * 1000);
+      if (status != 0) attempts[k].conn->close();  // refused or failed: dropped on the next turn
+    }
+  }
+}
+
+double percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+  return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
+}
+
+std::string base64(std::string_view in) {
+  static constexpr char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); i += 3) {
+    std::uint32_t v = static_cast<std::uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(in[i + 1])) << 8;
+    if (i + 2 < in.size()) v |= static_cast<std::uint8_t>(in[i + 2]);
+    out.push_back(digits[(v >> 18) & 63]);
+    out.push_back(digits[(v >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? digits[(v >> 6) & 63] : '=');
+    out.push_back(i + 2 < in.size() ? digits[v & 63] : '=');
+  }
+  return out;
+}
+
+// What a member says about itself and the leader it follows.
+struct member_status {
+  bool answered = false;
+  bool leading = false;
+  std::string leader;  // member id, empty when none is known
+  std::uint64_t commit = 0, applied = 0;
+};
+
+// Three members of a replicated key-value store, reachable over HTTP.
+class raft_system {
+ public:
+  virtual ~raft_system() = default;
+  virtual std::size_t size() const = 0;
+  virtual bool running(std::size_t i) const = 0;
+  virtual std::string member_id(std::size_t i) const = 0;
+  virtual std::string address(std::size_t i) const = 0;  // HTTP host:port
+  virtual member_status status(std::size_t i) const = 0;
+  // The bytes of one HTTP write of `key` = `value` to `address`.
+  virtual std::string put(const std::string& address, const std::string& key, const std::string& value,
+                          bool keep_alive) const = 0;
+  virtual void kill(std::size_t i) = 0;  // SIGKILL, and waits for the exit
+  virtual void restart(std::size_t i) = 0;
+  virtual std::string log(std::size_t i) const = 0;
+};
+
+std::optional<simdjson::dom::element> get_json(simdjson::dom::parser& parser, const std::string& address,
+                                               const std::string& method, const std::string& target,
+                                               const harness::header_list& headers = {},
+                                               const std::string& body = "") {
+  harness::http_reply reply;
+  try {
+    reply = harness::http_call(address, method, target, body, headers, 2s);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  simdjson::dom::element doc;
+  if (reply.status != 200 || parser.parse(reply.body).get(doc)) return std::nullopt;
+  return doc;
+}
+
+const std::string bench_value = "0123456789abcdef";
+
+class our_cluster final : public raft_system {
+ public:
+  our_cluster()
+      : c_(3, {"--voters=n00,n01,n02", "--raft-profile=lan", "--swim-profile=local", "--log-level=warn"}) {}
+  std::size_t size() const override { return c_.size(); }
+  bool running(std::size_t i) const override { return c_.running(i); }
+  std::string member_id(std::size_t i) const override { return harness::joined_cluster::id(i); }
+  std::string address(std::size_t i) const override { return c_[i].http(); }
+  member_status status(std::size_t i) const override {
+    member_status st;
+    simdjson::dom::parser parser;
+    auto doc = get_json(parser, address(i), "GET", "/raft/status", {{"Authorization", "Bearer " + c_.token()}});
+    std::string_view state, leader;
+    if (!doc || (*doc)["state"].get(state) || (*doc)["leader_id"].get(leader) ||
+        (*doc)["commit_index"].get(st.commit) || (*doc)["last_applied"].get(st.applied))
+      return st;
+    st.answered = true;
+    st.leading = state == "leader";
+    st.leader = leader;
+    return st;
+  }
+  std::string put(const std::string& address, const std::string& key, const std::string& value,
+                  bool keep_alive) const override {
+    std::string body = R"({"key":")";
+    body.append(key).append(R"(","value":")").append(value).append("\"}");
+    return http_request("POST", address, "/raft/kv", body, "Authorization: Bearer " + c_.token() + "\r\n",
+                        keep_alive);
+  }
+  void kill(std::size_t i) override { c_.kill(i); }
+  void restart(std::size_t i) override { c_.restart(i); }
+  std::string log(std::size_t i) const override { return c_.running(i) ? c_[i].process().err() : "(not running)"; }
+
+ private:
+  mutable harness::joined_cluster c_;
+};
+
+// Members started as child processes on fixed ports, each with its own data dir kept across
+// restarts.
+class reference_cluster : public raft_system {
+ public:
+  std::size_t size() const override { return members_.size(); }
+  bool running(std::size_t i) const override { return members_.at(i).process != nullptr; }
+  std::string address(std::size_t i) const override { return members_.at(i).http; }
+  void kill(std::size_t i) override {
+    auto& m = members_.at(i);
+    if (!m.process) return;
+    m.process->signal(SIGKILL);
+    m.process->wait_exit(15s);
+    m.last_log = m.process->out() + m.process->err();
+    m.process.reset();
+  }
+  void restart(std::size_t i) override {
+    kill(i);
+    start(i);
+  }
+  std::string log(std::size_t i) const override {
+    const auto& m = members_.at(i);
+    return m.process ? m.process->out() + m.process->err() : m.last_log;
+  }
+
+ protected:
+  struct member {
+    std::unique_ptr<harness::temp_dir> dir;
+    std::vector<std::string> args;
+    std::unique_ptr<harness::child_process> process;
+    std::string http, id, last_log;
+  };
+  virtual void start(std::size_t i) = 0;
+  std::vector<member> members_;
+};
+
+class etcd_cluster final : public reference_cluster {
+ public:
+  // `tuned`: --heartbeat-interval=50 --election-timeout=300 (the lan profile's heartbeat and
+  // shortest election timeout); otherwise etcd's defaults (100 ms, 1 s).
+  etcd_cluster(const std::string& binary, bool tuned) : binary_(binary) {
+    const auto ports = free_ports(6);
+    auto url = [&](std::size_t port_index) { return "http://127.0.0.1:" + std::to_string(ports[port_index]); };
+    std::string initial;
+    for (std::size_t i = 0; i < 3; ++i) {
+      initial.append(i ? "," : "").append("e").append(std::to_string(i)).append("=").append(url(3 + i));
+    }
+    for (std::size_t i = 0; i < 3; ++i) {
+      member m;
+      m.dir = std::make_unique<harness::temp_dir>("p2p-bench-etcd");
+      m.http = "127.0.0.1:" + std::to_string(ports[i]);
+      std::string name = "e";
+      name.append(std::to_string(i));
+      m.args = {"--name=" + name, "--data-dir=" + (m.dir->path() / "data").string(),
+                "--listen-client-urls=" + url(i), "--advertise-client-urls=" + url(i),
+                "--listen-peer-urls=" + url(3 + i), "--initial-advertise-peer-urls=" + url(3 + i),
+                "--initial-cluster=" + initial, "--initial-cluster-token=p2p-bench",
+                "--initial-cluster-state=new", "--logger=zap", "--log-level=error"};
+      if (tuned) {
+        m.args.push_back("--heartbeat-interval=50");
+        m.args.push_back("--election-timeout=300");
+      }
+      members_.push_back(std::move(m));
+    }
+    for (std::size_t i = 0; i < 3; ++i) start(i);
+    // Member ids are drawn at bootstrap: learn them once every member answers.
+    for (std::size_t i = 0; i < 3; ++i) {
+      bool known = harness::eventually(30s, [&] {
+        simdjson::dom::parser parser;
+        auto doc = get_json(parser, members_[i].http, "POST", "/v3/maintenance/status", {}, "{}");
+        std::string_view id;
+        if (!doc || (*doc)["header"]["member_id"].get(id)) return false;
+        members_[i].id = id;
+        return true;
+      });
+      if (!known) die("etcd member " + std::to_string(i) + " did not start: " + log(i));
+    }
+  }
+  std::string member_id(std::size_t i) const override { return members_.at(i).id; }
+  member_status status(std::size_t i) const override {
+    member_status st;
+    simdjson::dom::parser parser;
+    auto doc = get_json(parser, address(i), "POST", "/v3/maintenance/status", {}, "{}");
+    if (!doc) return st;
+    // The gateway writes 64-bit numbers as strings and leaves out zero values.
+    auto number = [&](const char* field) -> std::uint64_t {
+      std::string_view text;
+      return (*doc)[field].get(text) ? 0 : std::strtoull(std::string(text).c_str(), nullptr, 10);
+    };
+    std::string_view leader;
+    if ((*doc)["leader"].get(leader)) leader = {};
+    st.answered = true;
+    st.leader = leader;
+    st.leading = !leader.empty() && leader == members_.at(i).id;
+    st.commit = number("raftIndex");
+    st.applied = number("raftAppliedIndex");
+    return st;
+  }
+  std::string put(const std::string& address, const std::string& key, const std::string& value,
+                  bool keep_alive) const override {
+    std::string body = R"({"key":")";
+    body.append(base64(key)).append(R"(","value":")").append(base64(value)).append("\"}");
+    return http_request("POST", address, "/v3/kv/put", body, "", keep_alive);
+  }
+
+ private:
+  void start(std::size_t i) override {
+    members_.at(i).process = std::make_unique<harness::child_process>(binary_, members_[i].args);
+  }
+  std::string binary_;
+};
+
+class pysyncobj_cluster final : public reference_cluster {
+ public:
+  explicit pysyncobj_cluster(const std::string& python) : python_(python) {
+    const auto ports = free_ports(3);
+    for (std::size_t i = 0; i < 3; ++i) {
+      member m;
+      m.id = "127.0.0.1:" + std::to_string(ports[i]);
+      std::string partners;
+      for (std::size_t j = 0; j < 3; ++j)
+        if (j != i)
+          partners.append(partners.empty() ? "" : ",").append("127.0.0.1:").append(std::to_string(ports[j]));
+      m.args = {std::string(P2P_SOURCE_DIR) + "/bench/reference/pysyncobj_kv.py", "--raft=" + m.id,
+                "--partners=" + partners, "--port=0"};
+      members_.push_back(std::move(m));
+    }
+    for (std::size_t i = 0; i < 3; ++i) start(i);
+  }
+  std::string member_id(std::size_t i) const override { return members_.at(i).id; }
+  member_status status(std::size_t i) const override {
+    member_status st;
+    simdjson::dom::parser parser;
+    auto doc = get_json(parser, address(i), "GET", "/status");
+    std::string_view leader;
+    if (!doc || (*doc)["is_leader"].get(st.leading) || (*doc)["commit_index"].get(st.commit) ||
+        (*doc)["last_applied"].get(st.applied))
+      return st;
+    if ((*doc)["leader"].get(leader)) leader = {};  // null while none is known
+    st.answered = true;
+    st.leader = leader;
+    return st;
+  }
+  std::string put(const std::string& address, const std::string& key, const std::string& value,
+                  bool keep_alive) const override {
+    std::string body = R"({"key":")";
+    body.append(key).append(R"(","value":")").append(value).append("\"}");
+    return http_request("POST", address, "/kv", body, "", keep_alive);
+  }
+
+ private:
+  void start(std::size_t i) override {
+    auto& m = members_.at(i);
+    m.process = std::make_unique<harness::child_process>(python_, m.args);
+    auto line = m.process->wait_for_stdout("\"port\"", 30s);
+    simdjson::dom::parser parser;
+    std::int64_t port = 0;
+    if (!line || parser.parse(*line)["port"].get(port)) die("pysyncobj member did not start: " + m.process->err());
+    m.http = "127.0.0.1:" + std::to_string(port);
+  }
+  std::string python_;
+};
+
+// The member every running member follows, once they agree and it says it leads.
+std::optional<std::size_t> agreed_leader(const raft_system& sys) {
+  std::string leader;
+  std::optional<std::size_t> leading;
+  for (std::size_t i = 0; i < sys.size(); ++i) {
+    if (!sys.running(i)) continue;
+    auto st = sys.status(i);
+    if (!st.answered || st.leader.empty() || (!leader.empty() && st.leader != leader)) return std::nullopt;
+    leader = st.leader;
+    if (st.leading) leading = i;
+  }
+  if (!leading || sys.member_id(*leading) != leader) return std::nullopt;
+  return leading;
+}
+
+std::size_t await_leader(const raft_system& sys, const std::string& what) {
+  std::optional<std::size_t> leader;
+  if (!harness::eventually(60s, [&] { return (leader = agreed_leader(sys)).has_value(); }))
+    die(what + ": the members did not agree on a leader within 60 s");
+  return *leader;
+}
+
+struct raft_figures {
+  std::vector<double> failover_ms;
+  load_figures sequential, in_flight, pipelined;
+};
+
+constexpr std::size_t in_flight_clients = 64;
+// Enough to fill pysyncobj's 50 ms ticks: its "pipelined" figure.
+constexpr std::size_t pipelined_clients = 512;
+
+// One key per client, written again and again: every write is a new entry to replicate.
+std::vector<std::string> client_writes(const raft_system& sys, const std::string& address, std::size_t clients) {
+  std::vector<std::string> requests;
+  for (std::size_t i = 0; i < clients; ++i) {
+    std::string key = "bench-";
+    key.append(std::to_string(i));
+    requests.push_back(sys.put(address, key, bench_value, true));
+  }
+  return requests;
+}
+
+void report_failures(const std::string& what, const load_figures& f) {
+  if (f.failed > 0)
+    std::cerr << "p2p-bench: raft: " << what << ": " << f.failed << " writes failed (" << f.ok << " succeeded)\n";
+}
+
+// Kill -9 the leader, time the next successful write through a survivor, restart the victim
+// and wait until it has caught up, `kills` times.
+std::vector<double> failovers(raft_system& sys, int kills, const std::string& what) {
+  std::vector<double> ms;
+  for (int k = 0; k < kills; ++k) {
+    const auto victim = await_leader(sys, what);
+    std::vector<std::string> survivors;
+    for (std::size_t i = 0; i < sys.size(); ++i)
+      if (i != victim && sys.running(i)) survivors.push_back(sys.address(i));
+    std::string key = "failover-";
+    key.append(std::to_string(k));
+    const auto start = bench_clock::now();
+    sys.kill(victim);
+    ms.push_back(first_write_ms(
+        start, survivors, [&](const std::string& address) { return sys.put(address, key, bench_value, false); },
+        what + " failover"));
+    sys.restart(victim);
+    std::uint64_t target = 0;
+    bool caught_up = harness::eventually(60s, [&] {
+      auto leader = agreed_leader(sys);
+      if (!leader) return false;
+      if (target == 0) target = sys.status(*leader).commit;
+      return target != 0 && sys.status(victim).applied >= target;
+    });
+    if (!caught_up) die(what + ": the restarted member did not catch up within 60 s: " + sys.log(victim));
+  }
+  return ms;
+}
+
+// Load through the leader (unless `failover_only`), then the kills. `beside_sequential` runs
+// with the cluster up and idle, right before and right after the sequential window.
+raft_figures measure_raft(raft_system& sys, const settings& s, const std::string& what, bool failover_only = false,
+                          const std::function<void()>& beside_sequential = {}) {
+  raft_figures f;
+  if (!failover_only) {
+    auto leader = await_leader(sys, what);
+    const auto address = sys.address(leader);
+    // Until a first write commits: the leader has committed an entry of its term.
+    first_write_ms(bench_clock::now(), {address},
+                   [&](const std::string& a) { return sys.put(a, "warm-up", bench_value, false); },
+                   what + " warm-up");
+    if (beside_sequential) beside_sequential();
+    f.sequential = closed_loop(address, client_writes(sys, address, 1), s.duration_s);
+    report_failures(what + " sequential", f.sequential);
+    if (beside_sequential) beside_sequential();
+    f.in_flight = closed_loop(address, client_writes(sys, address, in_flight_clients), s.duration_s);
+    report_failures(what + " with 64 in flight", f.in_flight);
+    f.pipelined = closed_loop(address, client_writes(sys, address, pipelined_clients), s.duration_s);
+    report_failures(what + " pipelined", f.pipelined);
+  }
+  f.failover_ms = failovers(sys, s.kills, what);
+  return f;
+}
+
+// A 4 KiB append made durable (write + fdatasync) on the filesystem the data dirs live on: the
+// floor of one Raft log write. Milliseconds, one per append.
+std::vector<double> fdatasync_ms(std::size_t count) {
+  harness::temp_dir dir("p2p-bench-fsync");
+  const auto file = dir.path() / "log";
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) die("cannot create " + file.string());
+  const std::string block(4096, 'x');
+  std::vector<double> ms;
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto start = bench_clock::now();
+    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size()) || ::fdatasync(fd) != 0)
+      die("cannot write " + file.string());
+    ms.push_back(seconds_since(start) * 1000);
+  }
+  ::close(fd);
+  return ms;
+}
+
+// Deleting a cluster's data dirs (etcd preallocates 64 MB per log segment) can keep the disk busy
+// discarding for seconds, with fsyncs at ~4 ms instead of ~0.2: before each system is measured,
+// wait until most fsyncs are about as quick as the quickest.
+void await_settled_disk() {
+  const auto start = bench_clock::now();
+  for (;;) {
+    auto ms = fdatasync_ms(20);
+    if (percentile(ms, 0.5) <= 3 * percentile(ms, 0)) return;
+    if (bench_clock::now() - start > 10s) {
+      std::cerr << "p2p-bench: raft: fsync latency did not settle within 10 s; measuring anyway\n";
+      return;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+struct raw_figures {
+  double round_trip_ms = 0, window64_rate = 0;
+};
+
+raw_figures measure_round_trips() {
+  raw_figures f;
+  reference_server raw_server(self_dir() + "/p2p-bench", {"raw-echo-server"});
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  auto echo = connect_remote(sys, raw_server.address);
+  f.round_trip_ms = 1000 / round_trip_rate<std::uint64_t>(sys, echo, 2000, 1, &raw_ping);
+  f.window64_rate = round_trip_rate<std::uint64_t>(sys, echo, 20000, 64, &raw_ping);
+  return f;
+}
+
+// Why a reference system cannot run here; empty when it can.
+std::string etcd_missing(const std::string& binary) {
+  if (::access(binary.c_str(), X_OK) != 0) return binary + " is not installed (Debian etcd-server)";
+  return {};
+}
+
+std::string pysyncobj_missing(const std::string& python) {
+  if (::access(python.c_str(), X_OK) != 0) return python + " is not installed";
+  harness::child_process probe(python, {"-c", "import pysyncobj, aiohttp"});
+  if (probe.wait_exit(30s).value_or(-1) != 0)
+    return "python3-pysyncobj or python3-aiohttp is not installed: " + probe.err();
+  return {};
+}
+
+std::vector<result> bench_raft(const settings& s) {
+  const std::string etcd = "/usr/bin/etcd", python = "/usr/bin/python3";
+  const auto no_etcd = etcd_missing(etcd), no_pysyncobj = pysyncobj_missing(python);
+  if (!no_etcd.empty()) std::cerr << "p2p-bench: raft: etcd skipped: " << no_etcd << "\n";
+  if (!no_pysyncobj.empty()) std::cerr << "p2p-bench: raft: pysyncobj skipped: " << no_pysyncobj << "\n";
+
+  // One value per run for every figure.
+  struct series {
+    std::vector<double> failover_p50, failover_p99, sequential_p50, sequential_rate, in_flight_rate, pipelined_rate;
+    void add(const raft_figures& f) {
+      failover_p50.push_back(percentile(f.failover_ms, 0.5));
+      failover_p99.push_back(percentile(f.failover_ms, 0.99));
+      sequential_p50.push_back(percentile(f.sequential.latencies_ms, 0.5));
+      sequential_rate.push_back(f.sequential.rate);
+      in_flight_rate.push_back(f.in_flight.rate);
+      pipelined_rate.push_back(f.pipelined.rate);
+    }
+  } ours, etcd_tuned, etcd_default, pysyncobj;
+  std::vector<double> fsync, round_trip, raw_commit, raw_rate, window64;
+  for (int r = 0; r < s.repeat; ++r) {
+    {
+      await_settled_disk();
+      our_cluster c;
+      // The raw figures beside our sequential window, so both see the same disk and the same
+      // load. An fsync that meets another process's flush waits a few ms longer, so the fsync
+      // figure is the quickest median of short bursts before and after: the disk's own cost.
+      double quickest_burst = std::numeric_limits<double>::infinity();
+      bool round_trips_measured = false;
+      ours.add(measure_raft(c, s, "ours", false, [&] {
+        for (int burst = 0; burst < 5; ++burst) {
+          quickest_burst = std::min(quickest_burst, percentile(fdatasync_ms(20), 0.5));
+          std::this_thread::sleep_for(50ms);
+        }
+        if (std::exchange(round_trips_measured, true)) return;
+        auto raw = measure_round_trips();
+        round_trip.push_back(raw.round_trip_ms);
+        window64.push_back(raw.window64_rate);
+      }));
+      fsync.push_back(quickest_burst);
+      raw_commit.push_back(fsync.back() + round_trip.back());
+      raw_rate.push_back(1000 / raw_commit.back());
+    }
+    if (no_etcd.empty()) {
+      {
+        await_settled_disk();
+        etcd_cluster c(etcd, true);
+        etcd_tuned.add(measure_raft(c, s, "etcd"));
+      }
+      await_settled_disk();
+      etcd_cluster c(etcd, false);
+      etcd_default.add(measure_raft(c, s, "etcd (defaults)", true));
+    }
+    if (no_pysyncobj.empty()) {
+      await_settled_disk();
+      pysyncobj_cluster c(python);
+      pysyncobj.add(measure_raft(c, s, "pysyncobj"));
+    }
+  }
+
+  using baseline_list = std::vector<std::pair<std::string, summary>>;
+  auto with_references = [&](baseline_list extra, std::vector<double> series::*figure,
+                             bool with_etcd_default = false) {
+    baseline_list b;
+    if (no_etcd.empty()) {
+      b.emplace_back("etcd", summarize(etcd_tuned.*figure));
+      if (with_etcd_default) b.emplace_back("etcd_default", summarize(etcd_default.*figure));
+    }
+    if (no_pysyncobj.empty()) b.emplace_back("pysyncobj", summarize(pysyncobj.*figure));
+    for (auto& e : extra) b.push_back(std::move(e));
+    return b;
+  };
+  auto constant = [&](double v) { return summarize(std::vector<double>(static_cast<std::size_t>(s.repeat), v)); };
+  const std::string kills = std::to_string(s.kills);
+  return {
+      {"raft", "failover p50 (kill -9 leader, " + kills + " kills)", "ms", false, summarize(ours.failover_p50),
+       with_references({{"goal", constant(250)}}, &series::failover_p50, true)},
+      {"raft", "failover p99 (kill -9 leader, " + kills + " kills)", "ms", false, summarize(ours.failover_p99),
+       with_references({{"goal", constant(600)}}, &series::failover_p99, true)},
+      {"raft", "sequential commit p50", "ms", false, summarize(ours.sequential_p50),
+       with_references(
+           {{"raw", summarize(raw_commit)}, {"fdatasync", summarize(fsync)}, {"rtt", summarize(round_trip)}},
+           &series::sequential_p50)},
+      {"raft", "sequential commits/s", "op/s", true, summarize(ours.sequential_rate),
+       with_references({{"raw", summarize(raw_rate)}}, &series::sequential_rate)},
+      {"raft", "commits/s with 64 in flight", "op/s", true, summarize(ours.in_flight_rate),
+       with_references({{"goal", constant(20000)}, {"rtt64", summarize(window64)}}, &series::in_flight_rate)},
+      {"raft", "commits/s with " + std::to_string(pipelined_clients) + " in flight", "op/s", true,
+       summarize(ours.pipelined_rate),
+       with_references({{"ours64", summarize(ours.in_flight_rate)}}, &series::pipelined_rate)},
+  };
+}
+
 // ---- report ---------------------------------------------------------------------------------
 
 void write_report(const std::vector<result>& results, const settings& s) {
@@ -692,7 +1456,14 @@ const char* usage =
     "  idle     CPU per idle node: our scheduler settings vs CAF's default (stealing)\n"
     "  membership  --cluster-size nodes vs serf agents at --profile: convergence after join,\n"
     "           kill -9 detection (and SWIM's analytic bound), idle CPU\n"
-    "  report   runs all of the above; writes OUT/report.md and SVG plots\n";
+    "  raft     3 voters each of p2p-node (lan profile), etcd and pysyncobj: failover after\n"
+    "           kill -9 of the leader (--kills rounds), sequential commit latency against a\n"
+    "           round trip plus a 4 KiB fdatasync, commits/s with 64 and 512 writes in\n"
+    "           flight (--duration seconds each); --repeat defaults to 1 here\n"
+    "  cmaes    evaluations the CMA-ES core needs to reach --target on --function sphere,\n"
+    "           rosenbrock or ellipsoid (--dim, --seeds, --x0, --sigma0, --rotated, --noise)\n"
+    "           against the reference implementation's medians\n"
+    "  report   runs all of the above but raft and cmaes; writes OUT/report.md and SVG plots\n";
 
 }  // namespace
 
@@ -703,6 +1474,7 @@ int main(int argc, char** argv) {
   }
   std::string sub = argv[1];
   if (sub == "raw-echo-server") return raw_echo_server();
+  if (sub == "cmaes") return p2p::bench::run_cmaes_bench(argc - 1, argv + 1);  // its own options
   settings s;
   po::options_description desc("options");
   desc.add_options()("json", po::bool_switch(&s.json), "one JSON object per line per result")
@@ -717,18 +1489,21 @@ int main(int argc, char** argv) {
       ("token", po::value(&s.token), "that node's bearer token (http)")
       ("out", po::value(&s.out)->default_value("bench-report"), "report directory (report)")
       ("cluster-size", po::value(&s.cluster_size)->default_value(16), "nodes (members)")
-      ("profile", po::value(&s.profile)->default_value("local"), "SWIM profile (members)");
+      ("profile", po::value(&s.profile)->default_value("local"), "SWIM profile (members)")
+      ("kills", po::value(&s.kills)->default_value(20), "leader kills per run and system (raft)");
   try {
     po::variables_map vm;
     po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).run(), vm);
     po::notify(vm);
+    // A raft run already repeats its kills and its load windows; it takes minutes.
+    if (sub == "raft" && vm["repeat"].defaulted()) s.repeat = 1;
   } catch (const po::error& e) {
     std::cerr << "p2p-bench: " << e.what() << "\n" << usage << desc;
     return 2;
   }
   if (s.repeat < 1 || s.duration_s <= 0 || s.connections < 1 || s.messages < 100 || s.nodes < 1 ||
-      s.cluster_size < 3) {
-    std::cerr << "p2p-bench: --repeat, --duration, --connections, --nodes must be positive, "
+      s.cluster_size < 3 || s.kills < 1) {
+    std::cerr << "p2p-bench: --repeat, --duration, --connections, --nodes, --kills must be positive, "
                  "--messages at least 100 and --cluster-size at least 3\n";
     return 2;
   }
@@ -745,6 +1520,7 @@ int main(int argc, char** argv) {
   else if (sub == "remote") header(s), run(bench_remote(s));
   else if (sub == "idle") header(s), run(bench_idle(s));
   else if (sub == "membership") header(s), run(bench_membership(s));
+  else if (sub == "raft") header(s), run(bench_raft(s));
   else if (sub == "report") {
     header(s);
     run(bench_http(s));

@@ -10,6 +10,7 @@ packages=(
   libsimdjson-dev libsqlite3-dev libeigen3-dev libedit-dev libssl-dev openssl
   curl procps
   wrk gnuplot-nox python3 python3-aiohttp serf
+  etcd-server etcd-client python3-pysyncobj
 )
 
 missing=()

@@ -94,6 +94,37 @@ BOOST_AUTO_TEST_CASE(membership_compares_with_serf_and_the_bound) {
   BOOST_TEST(lines[2].find("\"bound_median\"") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(raft_compares_with_etcd_pysyncobj_and_the_raw_baseline) {
+  auto lines = run_bench({"raft", "--kills=2", "--duration=1"});
+  BOOST_REQUIRE(lines.size() == 6u);
+  BOOST_TEST(lines[0].find("\"goal_ratio\"") != std::string::npos, lines[0]);  // failover p50
+  BOOST_TEST(lines[1].find("\"goal_ratio\"") != std::string::npos, lines[1]);  // failover p99
+  BOOST_TEST(lines[2].find("\"raw_ratio\"") != std::string::npos, lines[2]);   // sequential p50
+  BOOST_TEST(lines[3].find("\"raw_ratio\"") != std::string::npos, lines[3]);   // sequential rate
+  BOOST_TEST(lines[4].find("\"goal_ratio\"") != std::string::npos, lines[4]);  // 64 in flight
+  // The references run when installed (scripts/install-deps.sh); otherwise they are skipped.
+  const bool etcd = std::filesystem::exists("/usr/bin/etcd");
+  const bool pysyncobj = std::filesystem::exists("/usr/lib/python3/dist-packages/pysyncobj");
+  for (const auto& line : lines) {
+    BOOST_TEST(line.find("\"bench\":\"raft\"") != std::string::npos, line);
+    if (etcd) BOOST_TEST(line.find("\"etcd_ratio\"") != std::string::npos, line);
+    if (pysyncobj) BOOST_TEST(line.find("\"pysyncobj_ratio\"") != std::string::npos, line);
+  }
+  if (etcd) BOOST_TEST(lines[0].find("\"etcd_default_ratio\"") != std::string::npos, lines[0]);
+}
+
+BOOST_AUTO_TEST_CASE(cmaes_reports_evaluations_against_the_reference) {
+  auto lines = run_bench({"cmaes", "--function=sphere", "--dim=10"});
+  BOOST_REQUIRE(lines.size() == 1u);
+  BOOST_TEST(lines[0].find("\"successes\":1") != std::string::npos, lines[0]);
+  BOOST_TEST(lines[0].find("\"median_evaluations\"") != std::string::npos, lines[0]);
+  BOOST_TEST(lines[0].find("\"pycma_ratio\":0.") != std::string::npos, lines[0]);
+  // Other settings than the reference's: the ratio is null, the figures are there.
+  auto rosen = run_bench({"cmaes", "--function=rosenbrock", "--dim=4", "--rotated"});
+  BOOST_REQUIRE(rosen.size() == 1u);
+  BOOST_TEST(rosen[0].find("\"pycma_ratio\":null") != std::string::npos, rosen[0]);
+}
+
 BOOST_AUTO_TEST_CASE(report_writes_markdown_and_plots) {
   temp_dir out;
   run_bench({"report", "--duration=1", "--connections=4", "--messages=2000", "--nodes=1", "--cluster-size=3",
