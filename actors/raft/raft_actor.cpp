@@ -81,6 +81,7 @@ void settle_change(self_ptr self, const raft_config& cfg);
 bool write_batch(self_ptr self, const raft_config& cfg, const raft::persist_batch& batch) {
   auto& st = self->state;
   const auto start = mono_now();
+  const bool synced = st.log->needs_sync(batch);
   try {
     st.log->write(batch);
   } catch (const std::exception& e) {
@@ -89,8 +90,10 @@ bool write_batch(self_ptr self, const raft_config& cfg, const raft::persist_batc
     self->quit(make_api_error(api_errc::internal, e.what()));
     return false;
   }
-  ++st.fsyncs;
-  st.fsync_total_ms += std::chrono::duration<double, std::milli>(mono_now() - start).count();
+  if (synced) {
+    ++st.fsyncs;
+    st.fsync_total_ms += std::chrono::duration<double, std::milli>(mono_now() - start).count();
+  }
   return true;
 }
 
@@ -111,7 +114,11 @@ void send_messages(self_ptr self) {
 bool persist_and_send(self_ptr self, const raft_config& cfg) {
   auto& st = self->state;
   auto batch = st.core->take_persist_deferred();
-  const bool early = st.core->state() == raft::role::leader && !batch.state && !batch.snapshot && !batch.truncate_from;
+  // Entries (and a commit index) only: no vote or term that a message could vouch for.
+  const bool votes_nothing_new = !batch.state || (batch.state->term == st.log->state().term &&
+                                                  batch.state->vote == st.log->state().vote);
+  const bool early = st.core->state() == raft::role::leader && votes_nothing_new && !batch.snapshot &&
+                     !batch.truncate_from;
   if (early) send_messages(self);
   if (!batch.empty() && !write_batch(self, cfg, batch)) return false;
   st.core->persisted();

@@ -362,8 +362,14 @@ void wal::write_snapshot(const raft::snapshot& snap) {
   sync_dir(dir_);
 }
 
+bool wal::needs_sync(const persist_batch& batch) const {
+  return !batch.entries.empty() || batch.truncate_from || batch.snapshot ||
+         (batch.state && (batch.state->term != state_.term || batch.state->vote != state_.vote));
+}
+
 void wal::write(const persist_batch& batch) {
   if (batch.empty()) return;
+  const bool synced = needs_sync(batch);
   if (batch.snapshot) {
     write_snapshot(*batch.snapshot);
     // The same changes in memory, in the contract's order.
@@ -405,7 +411,7 @@ void wal::write(const persist_batch& batch) {
     open_segment(next_segment_number());  // numbered after the current one
   }
   write_all(fd_, pending_, dir_);
-  sync();
+  if (synced) sync();
   segment_size_ += pending_.size();
   // The same changes in memory, in the same order as recovery applies them.
   const index_t base = snapshot_ ? snapshot_->index : 0;

@@ -42,8 +42,13 @@ class wal {
   // Bytes cut off a torn tail during recovery (0 when the log was clean).
   std::uint64_t torn_bytes() const { return torn_bytes_; }
 
-  // Appends the batch and makes it durable before returning.
+  // Appends the batch and makes it durable before returning — unless it only moves the commit
+  // index, which is written without an fdatasync (as etcd's MustSync): a lost commit index is
+  // learnt again from the leader, and the next synced write covers it anyway.
   void write(const persist_batch& batch);
+  // Whether write() will fdatasync this batch: entries, a truncation, a snapshot, or a new
+  // term or vote.
+  bool needs_sync(const persist_batch& batch) const;
 
  private:
   void recover();

@@ -566,9 +566,11 @@ class raft_cluster {
                                     n.core->term() == term_before;
     for (int rounds = 0; rounds < 100 && out_.safe; ++rounds) {
       // The node's order: a leader's appends may leave before its own write when the batch
-      // holds entries only; everything else is durable first.
+      // holds entries (and a commit index) only; a term, a vote or anything else is durable first.
       auto batch = n.core->take_persist_deferred();
-      if (n.core->state() == raft::role::leader && !batch.state && !batch.snapshot && !batch.truncate_from) {
+      const bool votes_nothing_new =
+          !batch.state || (batch.state->term == n.d.state.term && batch.state->vote == n.d.state.vote);
+      if (n.core->state() == raft::role::leader && votes_nothing_new && !batch.snapshot && !batch.truncate_from) {
         for (auto& m : n.core->take_messages()) send(i, std::move(m));
         if (!batch.entries.empty() && chance(fault_rng_, sched_.crash_mid_write)) {
           n.crash_pending = true;  // the write never ends: the batch is lost

@@ -49,6 +49,22 @@ BOOST_AUTO_TEST_CASE(wal_recovers_state_entries_and_truncations) {
   BOOST_TEST(again.torn_bytes() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(wal_syncs_all_but_commit_only_changes) {
+  temp_dir dir("p2p-wal");
+  wal log(dir.path());
+  persist_batch entries{hard_state{1, "r1", 0}, std::nullopt, {make_entry(1, 1, "a")}, std::nullopt};
+  BOOST_TEST(log.needs_sync(entries));
+  log.write(entries);
+  persist_batch commit_only{hard_state{1, "r1", 1}, std::nullopt, {}, std::nullopt};
+  BOOST_TEST(!log.needs_sync(commit_only));
+  persist_batch new_term{hard_state{2, "", 1}, std::nullopt, {}, std::nullopt};
+  BOOST_TEST(log.needs_sync(new_term));
+  persist_batch new_vote{hard_state{1, "r2", 1}, std::nullopt, {}, std::nullopt};
+  BOOST_TEST(log.needs_sync(new_vote));
+  log.write(commit_only);
+  BOOST_TEST(log.state().commit == 1u);  // written all the same
+}
+
 BOOST_AUTO_TEST_CASE(wal_cuts_a_torn_tail_and_keeps_going) {
   temp_dir dir("p2p-wal");
   {
