@@ -200,8 +200,10 @@ caf::behavior peers_actor(caf::stateful_actor<peers_state>* self, peers_config c
         log::info("peers", "connection lost",
                   {{"node_id", json::quote(id)}, {"reason", json::quote(caf::to_string(dm.reason))}});
         disconnect(self, id, p, "connection lost: " + caf::to_string(dm.reason));
-        // A broken connection often means a dead process: SWIM checks at once.
+        // A broken connection often means a dead process: SWIM checks at once, and Raft stops
+        // waiting out an election timeout if it was the leader.
         if (self->state.swim) self->send(self->state.swim, msg::peer_lost{id});
+        if (self->state.raft) self->send(self->state.raft, msg::peer_lost{id});
         return;
       }
   });
@@ -224,6 +226,7 @@ caf::behavior peers_actor(caf::stateful_actor<peers_state>* self, peers_config c
   return instrumented(
       self, "peers", summary, {},
       [=](msg::directory_update& u) {
+        if (u.entry.name == "raft") self->state.raft = u.entry.handle;
         if (u.entry.name != "swim" || !u.entry.handle || u.entry.handle == self->state.swim) return;
         self->state.swim = u.entry.handle;
         self->send(u.entry.handle, msg::swim_subscribe{});

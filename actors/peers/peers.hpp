@@ -50,6 +50,7 @@ struct peers_state {
   };
   std::map<std::string, peer> peers;
   caf::actor swim;
+  caf::actor raft;  // told of broken connections too: a leader's may mean a crash
   std::mt19937_64 rng{std::random_device{}()};
   static inline const char* name = "peers";
 };

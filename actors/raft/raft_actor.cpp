@@ -511,6 +511,11 @@ caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg)
         queue_flush(self);
         return rp;
       },
+      [=](msg::peer_lost& l) {
+        auto& s = self->state;
+        s.core->leader_unreachable(l.node_id, now_ms(s));
+        schedule(self);
+      },
       [=](msg::raft_status_request&) { return status(); },
       [=](msg::directory_update& u) {
         if (u.entry.name == "peers" || u.entry.name == "events") self->state.handles[u.entry.name] = u.entry.handle;

@@ -469,6 +469,15 @@ bool core::transfer_leadership(const node_id& to, time_ms now) {
   return true;
 }
 
+void core::leader_unreachable(const node_id& node, time_ms now) {
+  if (role_ != role::follower || node.empty() || node != leader_) return;
+  leader_.clear();
+  last_leader_contact_ = -1;
+  // Spread over two heartbeats so the followers that noticed together do not split the vote.
+  election_deadline_ = std::min(
+      election_deadline_, now + std::uniform_int_distribution<time_ms>(0, 2 * timing_.heartbeat)(rng_));
+}
+
 void core::new_round(time_ms now) {
   round_sent_[++round_] = now;
 }

@@ -170,6 +170,10 @@ class core {
   // Leader only: hands leadership to `to` (a voter): catches it up, then tells it to campaign.
   // Proposals are refused meanwhile; abandoned after an election timeout.
   bool transfer_leadership(const node_id& to, time_ms now);
+  // The connection to `node` broke. If it is our leader, it has probably crashed: stop deferring
+  // to it (leader stickiness) and campaign within a heartbeat or two instead of waiting out the
+  // election timeout. Only liveness depends on this; votes still need a majority's logs.
+  void leader_unreachable(const node_id& node, time_ms now);
   // Leader only: appends a membership change; nullopt with `why` set when refused (not the
   // leader, a change still uncommitted, nothing of this term committed yet, invalid change).
   std::optional<index_t> propose_change(const membership_change& change, time_ms now, std::string* why = nullptr);

@@ -530,6 +530,11 @@ class raft_cluster {
     // Its clients learn nothing more: a write's outcome is unknown, a read is simply lost.
     for (auto& c : clients_)
       if (c.op && c.node_index == i) abandon(c);
+    // The node's connections break: the others hear of it (as the peers actor tells Raft) and
+    // stop deferring to it if it led them.
+    const node_id gone = n.id;
+    for (std::size_t j = 0; j < nodes_.size(); ++j)
+      if (j != i && nodes_[j].up()) input(j, [&](raft::core& c) { c.leader_unreachable(gone, now_); });
   }
 
   void restart(std::size_t i) {

@@ -677,6 +677,37 @@ BOOST_AUTO_TEST_CASE(a_campaign_against_a_live_leader_is_refused_without_moving_
   }
 }
 
+BOOST_AUTO_TEST_CASE(followers_told_the_leader_is_unreachable_elect_at_once) {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    network net(3, 100 + seed);
+    auto leader = net.elect();
+    net.run_for(30);
+    net.crash(leader);
+    const auto crashed_at = net.now;
+    for (const auto& id : net.ids)
+      if (id != leader) net.at(id).leader_unreachable(leader, net.now);
+    node_id next;
+    while (net.now - crashed_at < 200) {
+      net.run_for(1);
+      auto l = net.leaders();
+      if (l.size() == 1 && l.front() != leader) {
+        next = l.front();
+        break;
+      }
+    }
+    BOOST_REQUIRE(!next.empty());
+    // Well before an election timeout (50 ms here), which stickiness would otherwise impose.
+    BOOST_TEST(net.now - crashed_at < 45, "seed " << seed << ": " << net.now - crashed_at << " ms");
+    // A node that is not our leader changes nothing.
+    const auto term = net.at(next).term();
+    for (const auto& id : net.ids)
+      if (id != leader && id != next) net.at(id).leader_unreachable(leader, net.now);
+    net.run_for(100);
+    BOOST_TEST(net.at(next).term() == term);
+    net.check_safety();
+  }
+}
+
 BOOST_AUTO_TEST_CASE(randomized_faults_keep_raft_safe) {
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
     network net(5, seed);
