@@ -28,6 +28,39 @@ template <class F> auto inspect(F& f, raft_tick& x) { return f(x.at); }
 struct raft_flush {};
 template <class F> auto inspect(F& f, raft_flush&) { return f(); }
 
+// The write-ahead log lives in its own thread (a detached actor): an fdatasync must not hold up
+// the node's actors, and the raft actor goes on with new input while a batch is written.
+struct storage_write {
+  raft::persist_batch batch;
+};
+struct storage_written {
+  bool synced = false;
+  double ms = 0;
+};
+
+}  // namespace
+}  // namespace p2p
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p2p::storage_write)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(p2p::storage_written)
+
+namespace p2p {
+namespace {
+
+// Writes batches in the order they come (the raft actor relies on it).
+caf::behavior storage_actor(caf::event_based_actor*, std::shared_ptr<raft::wal> log) {
+  return {[log](storage_write& w) -> caf::result<storage_written> {
+    const auto start = mono_now();
+    const bool synced = log->needs_sync(w.batch);
+    try {
+      log->write(w.batch);
+    } catch (const std::exception& e) {
+      return make_api_error(api_errc::internal, e.what());
+    }
+    return storage_written{synced, std::chrono::duration<double, std::milli>(mono_now() - start).count()};
+  }};
+}
+
 raft::time_ms now_ms(const raft_state& st) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(mono_now() - st.epoch).count();
 }
@@ -77,59 +110,71 @@ void serve_reads(self_ptr self) {
 
 void settle_change(self_ptr self, const raft_config& cfg);
 
-// One fsync'd write of a batch. False when the log failed: the node stops.
-bool write_batch(self_ptr self, const raft_config& cfg, const raft::persist_batch& batch) {
-  auto& st = self->state;
-  const auto start = mono_now();
-  const bool synced = st.log->needs_sync(batch);
-  try {
-    st.log->write(batch);
-  } catch (const std::exception& e) {
-    // Nothing of this batch may be acknowledged: stop before sending anything.
-    if (cfg.fatal) cfg.fatal(e.what());
-    self->quit(make_api_error(api_errc::internal, e.what()));
-    return false;
-  }
-  if (synced) {
-    ++st.fsyncs;
-    st.fsync_total_ms += std::chrono::duration<double, std::milli>(mono_now() - start).count();
-  }
-  return true;
-}
-
-void send_messages(self_ptr self) {
+void send_messages(self_ptr self, std::vector<raft::message> messages) {
   auto& st = self->state;
   auto peers = st.handles["peers"];
-  for (auto& m : st.core->take_messages()) {
+  for (auto& m : messages) {
     if (!peers) continue;  // lost, as on a network: Raft retries
     auto to = m.to;
     self->send(peers, msg::peer_send{std::move(to), "raft", caf::make_message(msg::raft_wire{std::move(m)})});
   }
 }
 
-// Makes what the core wants durable (one fsync), and sends. A leader's appends go out before
-// its own write when the batch holds entries only (the core counts them once durable); anything
-// else — a vote, a term, a follower's acknowledgement — is durable before it is sent. False
-// when the log failed: the node stops.
-bool persist_and_send(self_ptr self, const raft_config& cfg) {
-  auto& st = self->state;
-  auto batch = st.core->take_persist_deferred();
-  // Entries (and a commit index) only: no vote or term that a message could vouch for.
-  const bool votes_nothing_new = !batch.state || (batch.state->term == st.log->state().term &&
-                                                  batch.state->vote == st.log->state().vote);
-  const bool early = st.core->state() == raft::role::leader && votes_nothing_new && !batch.snapshot &&
-                     !batch.truncate_from;
-  if (early) send_messages(self);
-  if (!batch.empty() && !write_batch(self, cfg, batch)) return false;
-  st.core->persisted();
-  send_messages(self);
-  return true;
+void log_failed(self_ptr self, const raft_config& cfg, const caf::error& err) {
+  // Nothing written after this may be acknowledged: stop.
+  const auto why = describe_error(err);
+  if (cfg.fatal) cfg.fatal(why);
+  self->quit(err);
 }
 
-// Makes what the core wants durable (one fsync). False when the log failed: the node stops.
-bool persist(self_ptr self, const raft_config& cfg) {
-  auto batch = self->state.core->take_persist();
-  return batch.empty() || write_batch(self, cfg, batch);
+void flush(self_ptr self, const raft_config& cfg);
+
+void count_write(raft_state& st, const storage_written& w) {
+  if (!w.synced) return;
+  ++st.fsyncs;
+  st.fsync_total_ms += w.ms;
+}
+
+// Hands the core's batch to the storage thread and sends its messages: a leader's appends at
+// once when the batch holds entries (and a commit index) only, since the core counts its own
+// entries only once durable; anything else — a vote, a term, a follower's acknowledgement —
+// once the batch is durable. Batches are written in order.
+//
+// One write at a time (group commit): what arrives meanwhile accumulates in the core and goes
+// in the next write. Meanwhile a leader whose term and vote are already on their way to disk
+// sends its appends at once.
+void persist_and_send(self_ptr self, const raft_config& cfg) {
+  auto& st = self->state;
+  if (st.writes_in_flight > 0) {
+    const auto& c = *st.core;
+    if (c.state() == raft::role::leader && c.term() == st.queued_state.term && c.voted_for() == st.queued_state.vote)
+      send_messages(self, st.core->take_messages());
+    return;
+  }
+  auto batch = st.core->take_persist_deferred();
+  auto messages = st.core->take_messages();
+  if (batch.empty()) {
+    send_messages(self, std::move(messages));
+    return;
+  }
+  const bool votes_nothing_new =
+      !batch.state || (batch.state->term == st.queued_state.term && batch.state->vote == st.queued_state.vote);
+  const bool early = st.core->state() == raft::role::leader && votes_nothing_new && !batch.snapshot &&
+                     !batch.truncate_from;
+  if (batch.state) st.queued_state = *batch.state;
+  if (early) send_messages(self, std::exchange(messages, {}));
+  ++st.writes_in_flight;
+  self->request(st.storage, caf::infinite, storage_write{std::move(batch)})
+      .then(
+          [=, held = std::move(messages)](storage_written& w) mutable {
+            auto& s = self->state;
+            --s.writes_in_flight;
+            count_write(s, w);
+            s.core->persisted();
+            send_messages(self, std::move(held));
+            flush(self, cfg);  // our entries may have completed a commit
+          },
+          [=](caf::error& err) { log_failed(self, cfg, err); });
 }
 
 // Persist, send, restore, apply: the core's contract, once per batch of inputs.
@@ -137,7 +182,7 @@ void flush(self_ptr self, const raft_config& cfg) {
   auto& st = self->state;
   auto& core = *st.core;
   for (int round = 0; round < 2; ++round) {  // a second round persists a snapshot just taken
-    if (!persist_and_send(self, cfg)) return;
+    persist_and_send(self, cfg);
     if (auto snap = core.take_restore()) {
       try {
         st.machine->restore(snap->data);
@@ -330,7 +375,7 @@ caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg)
   st.epoch = mono_now();
   st.machine = std::make_unique<raft::kv_state_machine>();
   try {
-    st.log = std::make_unique<raft::wal>(cfg.data_dir / "raft");
+    st.log = std::make_shared<raft::wal>(cfg.data_dir / "raft");
   } catch (const std::exception& e) {
     if (cfg.fatal) cfg.fatal(e.what());
     self->quit(make_api_error(api_errc::internal, e.what()));
@@ -349,6 +394,9 @@ caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg)
     }
   }
   st.core.emplace(cfg.node_id, cfg.voters, cfg.timing, cfg.seed, now_ms(st), st.log->state(), st.log->entries(), snap);
+  st.queued_state = st.log->state();
+  // From here on only the storage thread touches the log.
+  st.storage = self->spawn<caf::detached + caf::linked>(storage_actor, std::exchange(st.log, nullptr));
   log::info("raft", "raft started",
             {{"term", std::to_string(st.core->term())},
              {"last_log_index", std::to_string(st.core->last_index())},
@@ -434,18 +482,40 @@ caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg)
         auto& s = self->state;
         const auto from = r.body.from;
         s.core->step(r.body, now_ms(s));
-        // Persist before answering, then answer the sender here and send the rest as usual.
-        if (!persist(self, cfg)) return make_api_error(api_errc::internal, "the Raft log cannot be written");
-        msg::raft_rpc_reply reply;
-        std::vector<raft::message> others;
-        for (auto& m : s.core->take_messages()) (m.to == from ? reply.replies : others).push_back(std::move(m));
-        if (auto peers = s.handles["peers"])
-          for (auto& m : others) {
-            auto to = m.to;
-            self->send(peers, msg::peer_send{std::move(to), "raft", caf::make_message(msg::raft_wire{std::move(m)})});
-          }
-        flush(self, cfg);
-        return reply;
+        // Durable before answering: the sender's answers come back in the reply, the rest goes
+        // out as usual. The write queues behind any under way (the storage thread keeps order).
+        auto batch = s.core->take_persist_deferred();
+        auto split = [=](std::vector<raft::message> messages) {
+          msg::raft_rpc_reply reply;
+          std::vector<raft::message> others;
+          for (auto& m : messages) (m.to == from ? reply.replies : others).push_back(std::move(m));
+          send_messages(self, std::move(others));
+          return reply;
+        };
+        if (batch.empty()) {
+          auto reply = split(s.core->take_messages());
+          flush(self, cfg);
+          return reply;
+        }
+        if (batch.state) s.queued_state = *batch.state;
+        auto rp = self->make_response_promise<msg::raft_rpc_reply>();
+        auto messages = s.core->take_messages();
+        ++s.writes_in_flight;
+        self->request(s.storage, caf::infinite, storage_write{std::move(batch)})
+            .await(
+                [=, messages = std::move(messages)](storage_written& w) mutable {
+                  auto& st = self->state;
+                  --st.writes_in_flight;
+                  count_write(st, w);
+                  st.core->persisted();
+                  rp.deliver(split(std::move(messages)));
+                  flush(self, cfg);
+                },
+                [=](caf::error& err) mutable {
+                  rp.deliver(err);
+                  log_failed(self, cfg, err);
+                });
+        return rp;
       },
       [=](msg::raft_propose& p) { return propose(self, cfg, std::move(p)); },
       [=](msg::raft_kv_put& p) -> caf::result<msg::raft_kv_reply> {

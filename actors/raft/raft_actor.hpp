@@ -50,7 +50,10 @@ std::string resolve_raft_voters(const std::filesystem::path& data_dir, bool give
 
 struct raft_state {
   std::optional<raft::core> core;
-  std::unique_ptr<raft::wal> log;
+  std::shared_ptr<raft::wal> log;  // until the storage thread takes it over, at start
+  caf::actor storage;              // writes the log, in order, off the actor threads
+  raft::hard_state queued_state;   // the latest state handed to storage
+  std::size_t writes_in_flight = 0;
   std::unique_ptr<raft::kv_state_machine> machine;
   mono_clock::time_point epoch;
   std::set<raft::time_ms> ticks;

@@ -278,8 +278,9 @@ void core::truncate_from(index_t index) {
     truncated_ = truncated_ ? std::min(*truncated_, index) : index;
     stable_ = index - 1;
   }
+  // Batches still being written no longer vouch for the entries cut off here.
   durable_ = std::min(durable_, index - 1);
-  handed_out_ = std::min(handed_out_, index - 1);
+  for (auto& last : unpersisted_) last = std::min(last, index - 1);
 }
 
 void core::set_commit(index_t index) {
@@ -787,7 +788,7 @@ void core::handle_snapshot(const message& m, time_ms now) {
     // What we had persisted after the snapshot is dropped with the rest of the log.
     stable_ = std::min(stable_, m.index);
     durable_ = std::min(durable_, m.index);
-    handed_out_ = std::min(handed_out_, m.index);
+    for (auto& last : unpersisted_) last = std::min(last, m.index);
   }
   snapshot_ = std::move(incoming_);
   incoming_ = {};
@@ -851,12 +852,15 @@ bool core::compact(index_t index, std::string data) {
 
 persist_batch core::take_persist() {
   auto b = take_persist_deferred();
-  persisted();
+  if (!b.empty()) persisted();
   return b;
 }
 
 void core::persisted() {
-  durable_ = std::max(durable_, std::min(handed_out_, last_index()));
+  if (unpersisted_.empty()) return;
+  const index_t last = unpersisted_.front();
+  unpersisted_.pop_front();
+  durable_ = std::max(durable_, std::min(last, last_index()));
   if (maybe_commit()) update_lease_and_reads();
 }
 
@@ -873,7 +877,7 @@ persist_batch core::take_persist_deferred() {
   truncated_.reset();
   for (index_t i = std::max(stable_, snapshot_.index) + 1; i <= last_index(); ++i) b.entries.push_back(at(i));
   stable_ = last_index();
-  handed_out_ = last_index();
+  if (!b.empty()) unpersisted_.push_back(last_index());
   return b;
 }
 

@@ -12,6 +12,7 @@
 // read-index and the leader lease (reads only; safety never depends on clocks), and
 // single-server membership changes with non-voters, one at a time.
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <random>
@@ -200,6 +201,8 @@ class core {
   // batch that changes neither the hard state nor a snapshot nor a truncation may be taken
   // with take_persist_deferred(), the messages sent, and persisted() called once it is
   // durable. Our own entries count toward commit only from then on. take_persist() is both.
+  // Several deferred batches may be under way; they are written in order, and each persisted()
+  // says the oldest of them is durable (an empty batch needs no persisted()).
   persist_batch take_persist_deferred();
   void persisted();
   std::vector<message> take_messages();
@@ -211,6 +214,7 @@ class core {
   role state() const { return role_; }
   term_t term() const { return term_; }
   const node_id& leader() const { return leader_; }
+  const node_id& voted_for() const { return vote_; }
   const node_id& self() const { return self_; }
   index_t commit_index() const { return commit_; }
   index_t last_index() const { return log_.empty() ? snapshot_.index : log_.back().index; }
@@ -312,7 +316,7 @@ class core {
 
   hard_state persisted_state_;
   index_t stable_ = 0;  // entries up to here are in a batch already handed out
-  index_t handed_out_ = 0;  // the last index of the latest batch (durable once persisted())
+  std::deque<index_t> unpersisted_;  // per deferred batch being written, oldest first: its last index
   index_t durable_ = 0;     // our entries up to here are on disk: they count toward commit
   std::optional<index_t> truncated_;
   std::vector<message> outbox_;
