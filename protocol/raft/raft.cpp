@@ -400,7 +400,9 @@ void core::tick(time_ms now) {
 std::optional<index_t> core::propose(std::string data, time_ms now) {
   if (role_ != role::leader || !transfer_to_.empty()) return std::nullopt;
   append_local(entry{term_, last_index() + 1, entry_type::normal, std::move(data)});
-  broadcast_append(now, false);
+  // Sent when the messages are taken: every proposal up to then goes in one append per
+  // follower, not one each.
+  append_due_ = now;
   maybe_commit();
   update_lease_and_reads();
   return last_index();
@@ -888,6 +890,8 @@ std::optional<snapshot> core::take_restore() {
 }
 
 std::vector<message> core::take_messages() {
+  if (append_due_ && role_ == role::leader) broadcast_append(*append_due_, false);
+  append_due_.reset();
   std::vector<message> out;
   out.swap(outbox_);
   return out;

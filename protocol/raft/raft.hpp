@@ -205,7 +205,7 @@ class core {
   // says the oldest of them is durable (an empty batch needs no persisted()).
   persist_batch take_persist_deferred();
   void persisted();
-  std::vector<message> take_messages();
+  std::vector<message> take_messages();  // a leader's new proposals go out here, in one append per follower
   // A snapshot received from the leader, once durable: the application replaces its state
   // with it before applying take_committed(). Call after take_persist().
   std::optional<snapshot> take_restore();
@@ -320,6 +320,7 @@ class core {
   index_t durable_ = 0;     // our entries up to here are on disk: they count toward commit
   std::optional<index_t> truncated_;
   std::vector<message> outbox_;
+  std::optional<time_ms> append_due_;  // proposals not sent yet: when the latest came
 };
 
 }  // namespace p2p::raft
