@@ -672,14 +672,21 @@ void core::handle_append(const message& m, time_ms now) {
   send(std::move(r));
 }
 
-void core::handle_append_reply(const message& m, time_ms now) {
-  if (role_ != role::leader) return;
+progress* core::answered_by(const message& m) {
+  if (role_ != role::leader) return nullptr;
   auto it = progress_.find(m.from);
-  if (it == progress_.end()) return;
+  if (it == progress_.end()) return nullptr;
   auto& p = it->second;
   p.recently_active = true;
   p.acked_round = std::max(p.acked_round, m.round);
   update_lease_and_reads();
+  return &p;
+}
+
+void core::handle_append_reply(const message& m, time_ms now) {
+  auto* answered = answered_by(m);
+  if (!answered) return;
+  auto& p = *answered;
   if (p.snapshot_index != 0) return;  // a heartbeat's answer while the snapshot goes out
   if (m.reject) {
     if (m.index < p.match) return;  // stale
@@ -807,13 +814,9 @@ void core::handle_snapshot(const message& m, time_ms now) {
 }
 
 void core::handle_snapshot_reply(const message& m, time_ms now) {
-  if (role_ != role::leader) return;
-  auto it = progress_.find(m.from);
-  if (it == progress_.end()) return;
-  auto& p = it->second;
-  p.recently_active = true;
-  p.acked_round = std::max(p.acked_round, m.round);
-  update_lease_and_reads();
+  auto* answered = answered_by(m);
+  if (!answered) return;
+  auto& p = *answered;
   if (m.done) {
     if (m.hint > p.match) p.match = m.hint;
     p.next = p.match + 1;

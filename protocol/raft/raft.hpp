@@ -255,6 +255,8 @@ class core {
   void handle_vote_reply(const message& m, time_ms now);
   void handle_append(const message& m, time_ms now);
   void handle_append_reply(const message& m, time_ms now);
+  // Leader: a follower's answer counts as contact and acknowledges its round; its progress.
+  progress* answered_by(const message& m);
   void handle_snapshot(const message& m, time_ms now);
   void handle_snapshot_reply(const message& m, time_ms now);
   void send_snapshot_chunk(const node_id& to, time_ms now);
