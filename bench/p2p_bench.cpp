@@ -905,6 +905,14 @@ struct member_status {
 };
 
 // Three members of a replicated key-value store, reachable over HTTP.
+// {"key": K, "value": V}: the body of a key-value write, for all three systems (etcd's
+// gateway wants both base64-encoded).
+std::string kv_body(const std::string& key, const std::string& value) {
+  std::string body = R"({"key":")";
+  body.append(key).append(R"(","value":")").append(value).append("\"}");
+  return body;
+}
+
 class raft_system {
  public:
   virtual ~raft_system() = default;
@@ -961,9 +969,7 @@ class our_cluster final : public raft_system {
   }
   std::string put(const std::string& address, const std::string& key, const std::string& value,
                   bool keep_alive) const override {
-    std::string body = R"({"key":")";
-    body.append(key).append(R"(","value":")").append(value).append("\"}");
-    return http_request("POST", address, "/raft/kv", body, "Authorization: Bearer " + c_.token() + "\r\n",
+    return http_request("POST", address, "/raft/kv", kv_body(key, value), "Authorization: Bearer " + c_.token() + "\r\n",
                         keep_alive);
   }
   void kill(std::size_t i) override { c_.kill(i); }
@@ -1073,9 +1079,7 @@ class etcd_cluster final : public reference_cluster {
   }
   std::string put(const std::string& address, const std::string& key, const std::string& value,
                   bool keep_alive) const override {
-    std::string body = R"({"key":")";
-    body.append(base64(key)).append(R"(","value":")").append(base64(value)).append("\"}");
-    return http_request("POST", address, "/v3/kv/put", body, "", keep_alive);
+    return http_request("POST", address, "/v3/kv/put", kv_body(base64(key), base64(value)), "", keep_alive);
   }
 
  private:
@@ -1118,9 +1122,7 @@ class pysyncobj_cluster final : public reference_cluster {
   }
   std::string put(const std::string& address, const std::string& key, const std::string& value,
                   bool keep_alive) const override {
-    std::string body = R"({"key":")";
-    body.append(key).append(R"(","value":")").append(value).append("\"}");
-    return http_request("POST", address, "/kv", body, "", keep_alive);
+    return http_request("POST", address, "/kv", kv_body(key, value), "", keep_alive);
   }
 
  private:

@@ -211,29 +211,23 @@ void core::campaign(msg_type type, bool transfer) {
 void core::become_pre_candidate(time_ms now) {
   // Pre-vote: ask whether we could win before raising the term, so a node cut off from the
   // cluster cannot disrupt it with ever higher terms when it comes back.
-  role_ = role::pre_candidate;
+  if (start_campaign(role::pre_candidate, now)) become_candidate(now);
+  else campaign(msg_type::pre_vote, false);
+}
+
+bool core::start_campaign(role r, time_ms now) {
+  role_ = r;
   leader_.clear();
   votes_ = {{self_, true}};
   reset_election_timer(now);
-  if (votes_.size() >= quorum()) {
-    become_candidate(now);
-    return;
-  }
-  campaign(msg_type::pre_vote, false);
+  return votes_.size() >= quorum();
 }
 
 void core::become_candidate(time_ms now, bool transfer) {
   ++term_;
   vote_ = self_;
-  role_ = role::candidate;
-  leader_.clear();
-  votes_ = {{self_, true}};
-  reset_election_timer(now);
-  if (votes_.size() >= quorum()) {
-    become_leader(now);
-    return;
-  }
-  campaign(msg_type::vote, transfer);
+  if (start_campaign(role::candidate, now)) become_leader(now);
+  else campaign(msg_type::vote, transfer);
 }
 
 void core::become_leader(time_ms now) {

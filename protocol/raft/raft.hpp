@@ -244,6 +244,8 @@ class core {
   std::uint64_t quorum_value(std::uint64_t own, Value value) const;
   void become_follower(term_t term, const node_id& leader, time_ms now);
   void become_pre_candidate(time_ms now);
+  // Enters a campaigning role with our own vote; true when that alone is a quorum.
+  bool start_campaign(role r, time_ms now);
   void become_candidate(time_ms now, bool transfer = false);
   void become_leader(time_ms now);
   void reset_election_timer(time_ms now);
