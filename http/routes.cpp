@@ -215,6 +215,73 @@ const field_spec raft_kv_reply[] = {
     {"index", ft::integer, true, "the log index the answer reflects"},
 };
 
+constexpr std::array<std::string_view, 2> rating_methods{"bayes", "elo"};
+const field_spec elo_matches_request[] = {
+    {"matches", ft::array, true,
+     "games, each {game_id, config_key, a, b, score (1, 0.5 or 0 from a's side), pair_id?, played_at "
+     "(RFC 3339)}; each is accepted, a duplicate, or rejected with its reason"},
+};
+const field_spec elo_rejection_fields[] = {
+    {"index", ft::integer, true, "the record's index in matches"},
+    {"reason", ft::string, true, "why it was refused"},
+};
+const field_spec elo_matches_reply[] = {
+    {"accepted", ft::integer, true, "games stored"},
+    {"duplicates", ft::integer, true, "games already held with the same content"},
+    {"rejected", ft::array, true, "records refused, with reasons", elo_rejection_fields},
+};
+const field_spec elo_rankings_query[] = {
+    {"config_key", ft::string, true, "the rating pool"},
+    {"method", ft::string, false, "bayes (default: all games at once, with intervals) or elo (classic, K=32)",
+     {}, {}, {}, rating_methods},
+    {"los", ft::boolean, false, "1: add the likelihood-of-superiority matrix (bayes)"},
+    {"anchor", ft::string, false, "player:rating fixes that player's rating (bayes; else the mean is 1500)"},
+};
+const field_spec elo_player_fields[] = {
+    {"player", ft::string, true, "player (model) id"},
+    {"rating", ft::number, true, "rating"},
+    {"ci_low", ft::number, true, "95 % interval, low end (bayes; the rating for elo)"},
+    {"ci_high", ft::number, true, "95 % interval, high end"},
+    {"games", ft::integer, true, "games played"},
+    {"wins", ft::integer, true, "wins"},
+    {"draws", ft::integer, true, "draws"},
+    {"losses", ft::integer, true, "losses"},
+    {"score", ft::number, true, "(wins + draws / 2) / games"},
+};
+const field_spec elo_rankings_reply[] = {
+    {"config_key", ft::string, true, "the rating pool"},
+    {"method", ft::string, true, "bayes or elo"},
+    {"games", ft::integer, true, "games rated"},
+    {"draw_elo", ft::number, false, "bayes: the fitted draw parameter (BayesElo points)"},
+    {"players", ft::array, true, "sorted by rating, highest first", elo_player_fields},
+    {"los", ft::object, false, "los[p][q]: probability that p is stronger than q"},
+};
+const field_spec elo_sync_request[] = {
+    {"from", ft::string, false, "the requester's node id"},
+    {"marks", ft::object, false, "per origin node uuid, the highest origin_seq the requester holds"},
+    {"matches", ft::array, false,
+     "games the responder lacks, each with origin_node and origin_seq, in sequence per origin"},
+};
+const field_spec elo_sync_reply[] = {
+    {"matches", ft::array, true, "games the requester lacks (at most 64 KiB)"},
+    {"marks", ft::object, true, "the responder's marks"},
+    {"more", ft::boolean, true, "more games follow: ask again with the new marks"},
+    {"accepted", ft::integer, true, "games of the request new to the responder"},
+};
+const field_spec elo_key_fields[] = {
+    {"config_key", ft::string, true, "rating pool"},
+    {"games", ft::integer, true, "games"},
+    {"players", ft::integer, true, "players"},
+};
+const field_spec elo_status_reply[] = {
+    {"rows", ft::integer, true, "stored records (a game ingested on two nodes is two)"},
+    {"games", ft::integer, true, "distinct games rated"},
+    {"conflicts", ft::integer, true, "records whose game_id was held with other content"},
+    {"config_keys", ft::array, true, "rating pools", elo_key_fields},
+    {"marks", ft::object, true, "per origin, the highest origin_seq held"},
+    {"sync", ft::object, true, "rounds, rows_received, rows_sent"},
+};
+
 const route table[] = {
     {"admin.health", verb::get, "/admin/health", "admin", auth_kind::open, placement::local, false,
      "Liveness of this node; 503 while draining", body_kind::none, {}, {}, reply_kind::json, 200,
@@ -266,6 +333,18 @@ const route table[] = {
     {"raft.kv_get", verb::get, "/raft/kv", "raft", auth_kind::token, placement::leader_read, false,
      "Read a key linearizably (read-index on the leader), or locally with stale=1", body_kind::none, {},
      raft_kv_query, reply_kind::json, 200, raft_kv_reply},
+    {"elo.matches", verb::post, "/elo/matches", "elo", auth_kind::token, placement::local, false,
+     "Store games durably on this node; sync spreads them", body_kind::json, elo_matches_request, {},
+     reply_kind::json, 200, elo_matches_reply},
+    {"elo.rankings", verb::get, "/elo/rankings", "elo", auth_kind::token, placement::local, false,
+     "Ratings of a config key with 95 % intervals (bayes) or classic Elo", body_kind::none, {},
+     elo_rankings_query, reply_kind::json, 200, elo_rankings_reply},
+    {"elo.sync", verb::post, "/elo/sync", "elo", auth_kind::token, placement::local, false,
+     "Push-pull by per-origin high-water marks: send yours (and games the node lacks), get what you lack",
+     body_kind::json, elo_sync_request, {}, reply_kind::json, 200, elo_sync_reply},
+    {"elo.status", verb::get, "/elo/status", "elo", auth_kind::token, placement::local, false,
+     "This node's match store: games, conflicts, config keys, marks, sync counters", body_kind::none, {}, {},
+     reply_kind::json, 200, elo_status_reply},
     {"events.stream", verb::get, "/events", "events", auth_kind::token, placement::local, false,
      "Server-sent events: id is this node's sequence, event the type, data the envelope; "
      "Last-Event-ID resumes, a too-old id gets event: reset",

@@ -5,6 +5,7 @@
 #include "actors/node/supervisor.hpp"
 #include "protocol/messages/admin.hpp"
 #include "protocol/messages/directory.hpp"
+#include "protocol/messages/elo.hpp"
 #include "protocol/messages/events.hpp"
 #include "protocol/messages/introspection.hpp"
 #include "protocol/messages/membership.hpp"
@@ -85,7 +86,20 @@ void register_messages(caf::actor_system_config& cfg) {
       .add_message_type<msg::raft_members_reply>("p2p.raft_members_reply")
       .add_message_type<msg::raft_status_request>("p2p.raft_status_request")
       .add_message_type<msg::raft_peer_progress>("p2p.raft_peer_progress")
-      .add_message_type<msg::raft_status_reply>("p2p.raft_status_reply");
+      .add_message_type<msg::raft_status_reply>("p2p.raft_status_reply")
+      .add_message_type<msg::elo_match>("p2p.elo_match")
+      .add_message_type<msg::elo_rejection>("p2p.elo_rejection")
+      .add_message_type<msg::elo_ingest>("p2p.elo_ingest")
+      .add_message_type<msg::elo_ingest_reply>("p2p.elo_ingest_reply")
+      .add_message_type<msg::elo_rankings_request>("p2p.elo_rankings_request")
+      .add_message_type<msg::elo_player>("p2p.elo_player")
+      .add_message_type<msg::elo_rankings_reply>("p2p.elo_rankings_reply")
+      .add_message_type<msg::elo_mark>("p2p.elo_mark")
+      .add_message_type<msg::elo_sync_request>("p2p.elo_sync_request")
+      .add_message_type<msg::elo_sync_reply>("p2p.elo_sync_reply")
+      .add_message_type<msg::elo_status_request>("p2p.elo_status_request")
+      .add_message_type<msg::elo_key_status>("p2p.elo_key_status")
+      .add_message_type<msg::elo_status_reply>("p2p.elo_status_reply");
 }
 
 }  // namespace p2p

@@ -29,6 +29,8 @@
 #include "protocol/messages/introspection.hpp"
 #include "protocol/messages/membership.hpp"
 #include "protocol/messages/membership_codec.hpp"
+#include "protocol/messages/elo.hpp"
+#include "protocol/messages/elo_codec.hpp"
 #include "protocol/messages/raft.hpp"
 #include "protocol/messages/raft_codec.hpp"
 #include "protocol/registry.hpp"
@@ -124,7 +126,7 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 }
 
 const char* const command_names[] = {"actors", "inspect", "health", "members", "raft", "leader",
-                                     "events", "send", "help", "quit"};
+                                     "elo", "events", "send", "help", "quit"};
 
 const char* help_text =
     "commands:\n"
@@ -134,6 +136,7 @@ const char* help_text =
     "  members                     SWIM's members: state, incarnation, address, connection\n"
     "  raft                        this node's Raft state, and each follower's progress\n"
     "  leader                      the Raft leader and term this node knows\n"
+    "  elo [CONFIG_KEY [elo]]      the match store; with a key, its ratings (bayes, or classic elo)\n"
     "  events tail [TYPES]         live events (comma-separated types), until Ctrl-C\n"
     "  send ACTOR COMMAND [ARGS]   run a command the actor declares safe (see inspect)\n"
     "  help                        this text\n"
@@ -157,6 +160,9 @@ class session {
     if (cmd == "members" && words.size() == 1) return members();
     if (cmd == "raft" && words.size() == 1) return raft();
     if (cmd == "leader" && words.size() == 1) return leader();
+    if (cmd == "elo" && words.size() == 1) return elo_status();
+    if (cmd == "elo" && (words.size() == 2 || (words.size() == 3 && (words[2] == "elo" || words[2] == "bayes"))))
+      return elo_rankings(words[1], words.size() == 3 ? words[2] : "bayes");
     if (cmd == "events" && words.size() >= 2 && words.size() <= 3 && words[1] == "tail")
       return tail(words.size() == 3 ? words[2] : "");
     if (cmd == "send" && words.size() >= 3)
@@ -359,6 +365,61 @@ class session {
                         p.snapshot ? "sending" : "-"});
       print_table(rows);
     }
+    return exit_ok;
+  }
+
+  int elo_status() {
+    auto elo = find("elo");
+    if (!elo) return exit_command_failed;
+    auto r = ask<msg::elo_status_reply>(*elo, msg::elo_status_request{});
+    if (!r) return fail("no elo answer: " + last_error_);
+    if (opts_.json) {
+      std::cout << codec::encode(*r) << "\n";
+      return exit_ok;
+    }
+    print_table({{"games", std::to_string(r->games)},
+                 {"records", std::to_string(r->rows)},
+                 {"conflicts", std::to_string(r->conflicts)},
+                 {"origins", std::to_string(r->marks.size())},
+                 {"sync rounds", std::to_string(r->sync_rounds)},
+                 {"rows received", std::to_string(r->rows_received)},
+                 {"rows sent", std::to_string(r->rows_sent)}});
+    if (!r->config_keys.empty()) {
+      std::cout << "\n";
+      std::vector<std::vector<std::string>> rows{{"CONFIG_KEY", "GAMES", "PLAYERS"}};
+      for (const auto& k : r->config_keys)
+        rows.push_back({k.config_key, std::to_string(k.games), std::to_string(k.players)});
+      print_table(rows);
+    }
+    return exit_ok;
+  }
+
+  int elo_rankings(const std::string& config_key, const std::string& method) {
+    auto elo = find("elo");
+    if (!elo) return exit_command_failed;
+    msg::elo_rankings_request req;
+    req.config_key = config_key;
+    req.method = method;
+    auto r = ask<msg::elo_rankings_reply>(*elo, std::move(req));
+    if (!r) return fail("no rankings: " + last_error_);
+    if (opts_.json) {
+      std::cout << codec::encode(*r) << "\n";
+      return exit_ok;
+    }
+    auto fixed = [](double v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1f", v);
+      return std::string(buf);
+    };
+    std::vector<std::vector<std::string>> rows{{"#", "PLAYER", "RATING", "95% INTERVAL", "GAMES", "W/D/L", "SCORE"}};
+    std::size_t rank = 0;
+    for (const auto& p : r->players)
+      rows.push_back({std::to_string(++rank), p.player, fixed(p.rating),
+                      method == "bayes" ? fixed(p.ci_low) + " .. " + fixed(p.ci_high) : "-",
+                      std::to_string(p.games),
+                      std::to_string(p.wins) + "/" + std::to_string(p.draws) + "/" + std::to_string(p.losses),
+                      fixed(100 * p.score) + "%"});
+    print_table(rows);
     return exit_ok;
   }
 

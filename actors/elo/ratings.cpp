@@ -45,7 +45,7 @@ std::vector<const match*> distinct_valid(std::span<const match> matches) {
   for (const match& m : matches) {
     if (!match_problem(m).empty()) continue;
     auto [it, inserted] = by_id.try_emplace(m.game_id, &m);
-    if (!inserted && content(m) < content(*it->second)) it->second = &m;
+    if (!inserted && precedes_by_content(m, *it->second)) it->second = &m;
   }
   std::vector<const match*> distinct;
   distinct.reserve(by_id.size());
@@ -206,6 +206,9 @@ class bayes_posterior {
 };
 
 }  // namespace
+
+bool precedes_by_content(const match& x, const match& y) { return content(x) < content(y); }
+bool same_content(const match& x, const match& y) { return content(x) == content(y); }
 
 std::string_view match_problem(const match& m) {
   if (m.game_id.empty()) return "game_id is empty";

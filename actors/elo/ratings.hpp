@@ -49,6 +49,11 @@ struct match {
 // Why a match cannot be rated, or empty when it can.
 std::string_view match_problem(const match& m);
 
+// The order that picks one record when a game_id has several contents (a conflict): the
+// smallest wins, on every node alike.
+bool precedes_by_content(const match& x, const match& y);
+bool same_content(const match& x, const match& y);
+
 // The games between two players, a < b (std::string order), from a's side.
 struct pair_tally {
   std::string a, b;

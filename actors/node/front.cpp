@@ -14,6 +14,7 @@
 #include "protocol/common/json.hpp"
 #include "protocol/messages/admin_codec.hpp"
 #include "protocol/messages/directory.hpp"
+#include "protocol/messages/elo_codec.hpp"
 #include "protocol/messages/events_codec.hpp"
 #include "protocol/messages/membership_codec.hpp"
 #include "protocol/messages/raft_codec.hpp"
@@ -270,6 +271,26 @@ front_dispatcher::front_dispatcher(caf::actor_system& system, caf::actor directo
                                return codec::decode_raft_kv_get(req.query);
                              },
                              json_encoder())),
+      add("elo.matches", ask<msg::elo_ingest, msg::elo_ingest_reply>(
+                             front_, "elo",
+                             [](const http::request&, const simdjson::dom::element* body) {
+                               return codec::decode_elo_ingest(body);
+                             },
+                             json_encoder())),
+      add("elo.rankings", ask<msg::elo_rankings_request, msg::elo_rankings_reply>(
+                              front_, "elo",
+                              [](const http::request& req, const simdjson::dom::element*) {
+                                return codec::decode_elo_rankings(req.query);
+                              },
+                              json_encoder())),
+      add("elo.sync", ask<msg::elo_sync_request, msg::elo_sync_reply>(
+                          front_, "elo",
+                          [](const http::request&, const simdjson::dom::element* body) {
+                            return codec::decode_elo_sync(body);
+                          },
+                          json_encoder())),
+      add("elo.status", ask<msg::elo_status_request, msg::elo_status_reply>(
+                            front_, "elo", no_body<msg::elo_status_request>(), json_encoder())),
       add("http.openapi",
           [this](const http::route&, const http::request&, const simdjson::dom::element*,
                  done_fn done) { done(http::json_response(200, openapi_)); }),

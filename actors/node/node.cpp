@@ -21,6 +21,7 @@
 #include "actors/admin/admin.hpp"
 #include "actors/common/api_error.hpp"
 #include "actors/directory/directory.hpp"
+#include "actors/elo/elo_actor.hpp"
 #include "actors/events/events.hpp"
 #include "actors/gossip/gossip_actor.hpp"
 #include "actors/peers/peers.hpp"
@@ -330,6 +331,13 @@ int run_node(const node_config& cfg) {
       log::error("node", "the Raft log cannot be used", {{"error", json::quote(why)}});
       shutdown.request(1.0, 1);
     };
+    elo_config elo_cfg;
+    elo_cfg.node_id = cfg.node_id;
+    elo_cfg.node_uuid = identity.node_uuid;
+    elo_cfg.data_dir = cfg.data_dir;
+    if (cfg.swim_profile == "test") elo_cfg.sync_interval = std::chrono::milliseconds(250);
+    elo_cfg.seed = random_seed + 3;
+    elo_cfg.directory = directory;
     std::vector<child_spec> children{
         {"events", [ev_cfg](caf::actor_system& sys) { return sys.spawn(events_actor, ev_cfg); }},
         {"admin", [admin_ctx](caf::actor_system& sys) { return sys.spawn(admin_actor, admin_ctx); }},
@@ -337,6 +345,7 @@ int run_node(const node_config& cfg) {
         {"swim", [swim_cfg](caf::actor_system& sys) { return sys.spawn(swim_actor, swim_cfg); }},
         {"gossip", [gossip_cfg](caf::actor_system& sys) { return sys.spawn(gossip_actor, gossip_cfg); }},
         {"raft", [raft_cfg](caf::actor_system& sys) { return sys.spawn(raft_actor, raft_cfg); }},
+        {"elo", [elo_cfg](caf::actor_system& sys) { return sys.spawn(elo_actor, elo_cfg); }},
     };
     supervisor = system->spawn(supervisor_actor, directory, std::move(children));
     front.emplace(*system, directory, metrics, front_options{P2P_VERSION});

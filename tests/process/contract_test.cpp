@@ -174,6 +174,38 @@ BOOST_AUTO_TEST_CASE(protocol_routes_answer_when_enabled_and_check_their_input) 
   BOOST_TEST(status.body.find(R"("term":1,)") != std::string::npos, status.body);
 }
 
+BOOST_FIXTURE_TEST_CASE(elo_routes_refuse_bad_records_one_by_one, contract_fixture) {
+  auto post = [&](const std::string& path, const std::string& body) {
+    return http_call(node.http(), "POST", path, body, bearer(token));
+  };
+  auto get = [&](const std::string& target) { return http_call(node.http(), "GET", target, "", bearer(token)); };
+  auto stored = post("/elo/matches",
+                     R"({"matches":[{"game_id":"g1","config_key":"k","a":"m1","b":"m2","score":1,"played_at":"2026-11-30T10:00:00.000Z"},)"
+                     R"({"game_id":"g2","config_key":"k","a":"m1","b":"m2","score":"1","played_at":"2026-11-30T10:00:00.000Z"},)"
+                     R"({"game_id":"g3","config_key":"k","a":"m1","b":"m2","score":1,"played_at":"yesterday"},)"
+                     R"({"game_id":"g4","config_key":"k","a":"m1","b":"m2","score":1,"played_at":"2026-11-30T10:00:00.000Z","origin_seq":3},)"
+                     R"({"game_id":"g1","config_key":"k","a":"m1","b":"m2","score":1,"played_at":"2026-11-30T10:00:00.000Z"}]})");
+  BOOST_TEST(stored.status == 200, stored.body);
+  BOOST_TEST(stored.body.find(R"("accepted":1,"duplicates":1)") != std::string::npos, stored.body);
+  BOOST_TEST(stored.body.find(R"({"index":1,"reason":"score must be a number"})") != std::string::npos, stored.body);
+  BOOST_TEST(stored.body.find(R"({"index":2,"reason":"played_at is not RFC 3339"})") != std::string::npos, stored.body);
+  BOOST_TEST(stored.body.find(R"("index":3,"reason":"origin_seq is assigned)") != std::string::npos, stored.body);
+
+  BOOST_TEST(check_envelope(get("/elo/rankings?config_key=k&method=glicko"), 400, "bad_request", "method") == "method");
+  BOOST_TEST(check_envelope(get("/elo/rankings?config_key=k&anchor=m1"), 400, "bad_request", "anchor") == "anchor");
+  BOOST_TEST(check_envelope(get("/elo/rankings?config_key=k&anchor=m7:1500"), 400, "bad_request", "anchor") == "anchor");
+  auto none = get("/elo/rankings?config_key=none");  // no games yet: no players
+  BOOST_TEST(none.body == R"({"config_key":"none","method":"bayes","games":0,"draw_elo":0,"players":[]})", none.body);
+  auto ranked = get("/elo/rankings?config_key=k&anchor=m2:1000&los=1");
+  BOOST_TEST(ranked.status == 200, ranked.body);
+  BOOST_TEST(ranked.body.find(R"("los":{"m1":{"m2":)") != std::string::npos, ranked.body);
+  check_envelope(post("/elo/sync", R"({"matches":[{"game_id":"g5","config_key":"k","a":"m1","b":"m2","score":1,)"
+                                   R"("played_at":"2026-11-30T10:00:00.000Z","origin_node":"u"}]})"),
+                 400, "bad_request", "sync row without origin_seq");
+  auto synced = post("/elo/sync", R"({"marks":{}})");
+  BOOST_TEST(synced.body.find(R"("origin_seq":1)") != std::string::npos, synced.body);
+}
+
 BOOST_FIXTURE_TEST_CASE(every_route_requires_its_token, contract_fixture) {
   for (const auto& r : p2p::http::route_table()) {
     if (r.auth == p2p::http::auth_kind::open) continue;

@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(starts_on_os_chosen_ports_and_describes_itself) {
   simdjson::dom::array listed;
   BOOST_REQUIRE(!s["actors"].get(listed));
   for (auto a : listed) actors.push_back(str(a["name"]));
-  BOOST_TEST((actors == std::vector<std::string>{"admin", "events", "front", "gossip", "peers",
+  BOOST_TEST((actors == std::vector<std::string>{"admin", "elo", "events", "front", "gossip", "peers",
                                                  "raft", "supervisor", "swim"}));
 }
 
