@@ -8,10 +8,10 @@ namespace p2p::swim {
 std::optional<profile> profile_named(std::string_view name) {
   // name, interval, timeout, k, lambda, suspicion mult, max mult, awareness, piggyback,
   // gossip interval, gossip nodes, push-pull interval
-  if (name == "lan") return profile{"lan", 1000, 500, 3, 4, 4, 6, 8, 8, 200, 3, 30'000};
-  if (name == "local") return profile{"local", 1000, 200, 1, 2, 3, 6, 8, 8, 100, 3, 15'000};
-  if (name == "wan") return profile{"wan", 5000, 3000, 3, 4, 6, 6, 8, 8, 500, 4, 60'000};
-  if (name == "test") return profile{"test", 100, 50, 2, 4, 4, 6, 8, 8, 20, 3, 3'000};
+  if (name == "lan") return profile{"lan", 1000, 500, 3, 4, 4, 6, 8, 8, 200, 3, 30'000, 10'000};
+  if (name == "local") return profile{"local", 1000, 200, 1, 2, 3, 6, 8, 8, 100, 3, 15'000, 5'000};
+  if (name == "wan") return profile{"wan", 5000, 3000, 3, 4, 6, 6, 8, 8, 500, 4, 60'000, 30'000};
+  if (name == "test") return profile{"test", 100, 50, 2, 4, 4, 6, 8, 8, 20, 3, 3'000, 500};
   return std::nullopt;
 }
 
@@ -35,7 +35,8 @@ std::string_view state_name(member_state s) {
 
 detector::detector(node_id self, std::string address, profile p, std::uint64_t seed, time_ms now)
     : self_(std::move(self)), address_(std::move(address)), profile_(std::move(p)), rng_(seed),
-      next_probe_at_(now), next_sync_at_(now + profile_.push_pull_interval) {
+      next_probe_at_(now), next_sync_at_(now + profile_.push_pull_interval),
+      next_reconnect_at_(now + profile_.reconnect_interval) {
   // Announce ourselves: members that learn of us first through SWIM get our address with it.
   broadcast(update{member_state::alive, self_, incarnation_, self_, address_});
 }
@@ -322,6 +323,16 @@ void detector::tick(time_ms now) {
       send(target, message{message_kind::sync, 0, {}, {}, full_state()});
     }
   }
+  if (now >= next_reconnect_at_) {
+    next_reconnect_at_ = now + profile_.reconnect_interval;
+    std::vector<node_id> dead;
+    for (const auto& [id, m] : members_)
+      if (m.state == member_state::dead && !m.address.empty()) dead.push_back(id);
+    if (!dead.empty() && !leaving_) {
+      auto target = dead[std::uniform_int_distribution<std::size_t>(0, dead.size() - 1)(rng_)];
+      send(target, message{message_kind::sync, 0, {}, {}, full_state()});
+    }
+  }
   std::vector<probe> finished;
   for (auto it = probes_.begin(); it != probes_.end();) {
     probe& p = *it;
@@ -440,7 +451,7 @@ void detector::forget(const node_id& id) {
 }
 
 time_ms detector::next_deadline() const {
-  time_ms next = std::min(next_probe_at_, next_sync_at_);
+  time_ms next = std::min({next_probe_at_, next_sync_at_, next_reconnect_at_});
   if (!broadcasts_.empty()) next = std::min(next, next_gossip_at_);
   for (const auto& p : probes_) {
     next = std::min(next, p.started + scaled(profile_.probe_interval));

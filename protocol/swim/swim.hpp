@@ -35,6 +35,9 @@ struct profile {
   time_ms gossip_interval;   // GossipInterval: queued updates also go out this often...
   int gossip_nodes;          // GossipNodes: ...to this many random members
   time_ms push_pull_interval; // PushPullInterval: full state exchange with one random member
+  // serf's ReconnectInterval: a full state exchange with one random dead member, so both sides
+  // of a healed partition hear each other again (the one that was declared dead refutes).
+  time_ms reconnect_interval;
   // Lifeguard's three extensions (local health, confirmed suspicions with nacks, the buddy
   // system); off gives plain SWIM, kept for comparison.
   bool lifeguard = true;
@@ -199,6 +202,7 @@ class detector {
   time_ms next_probe_at_ = 0;
   time_ms next_gossip_at_ = 0;
   time_ms next_sync_at_ = 0;
+  time_ms next_reconnect_at_ = 0;
   std::vector<probe> probes_;  // in flight
   std::map<std::uint64_t, relay> relays_;  // by our seq
   std::vector<queued_update> broadcasts_;

@@ -125,6 +125,36 @@ BOOST_AUTO_TEST_CASE(suspicion_timeout_shrinks_with_confirmations) {
   BOOST_TEST(d.retransmit_limit() == 4 * 1);  // lambda * ceil(log10(8 + 1))
 }
 
+BOOST_AUTO_TEST_CASE(both_sides_of_a_healed_partition_are_alive_again) {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    network net(5, seed);
+    const std::set<node_id> minority{"n3", "n4"};
+    auto split = [&](bool on) {
+      for (auto& [a, unused] : net.nodes)
+        for (auto& [b, unused2] : net.nodes)
+          if (minority.count(a) != minority.count(b)) {
+            if (on) net.cut.insert({a, b});
+            else net.cut.erase({a, b});
+          }
+    };
+    split(true);
+    const auto& d = *net.nodes.at("n0");
+    net.run_for(20 * net.prof.probe_interval + 2 * d.suspicion_timeout(0));
+    for (auto& [a, unused] : net.nodes)  // each side holds every member of the other dead
+      for (auto& [b, unused2] : net.nodes)
+        if (minority.count(a) != minority.count(b))
+          BOOST_TEST((net.state_at(a, b) == member_state::dead), "seed " << seed << ": " << a << " on " << b);
+    split(false);
+    // Within a few reconnect intervals someone exchanges state with a dead member, the
+    // accused refute, and the news spreads.
+    net.run_for(4 * net.prof.reconnect_interval + 10 * net.prof.probe_interval);
+    for (auto& [id, node] : net.nodes)
+      for (auto& [other, m] : node->members())
+        BOOST_TEST((m.state == member_state::alive), "seed " << seed << ": " << id << " holds " << other << " "
+                                                              << state_name(m.state));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_healthy_cluster_stays_alive) {
   network net(5, 7);
   net.run_for(60'000);
