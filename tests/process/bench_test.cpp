@@ -113,6 +113,11 @@ BOOST_AUTO_TEST_CASE(raft_compares_with_etcd_pysyncobj_and_the_raw_baseline) {
   if (etcd) BOOST_TEST(lines[0].find("\"etcd_default_ratio\"") != std::string::npos, lines[0]);
 }
 
+BOOST_AUTO_TEST_CASE(workload_reports_rates) {
+  auto lines = run_bench({"workload", "--games=2", "--playout-count=1000", "--train-games=4", "--playouts=20"});
+  BOOST_TEST(lines.size() == 7u);
+}
+
 BOOST_AUTO_TEST_CASE(cmaes_reports_evaluations_against_the_reference) {
   auto lines = run_bench({"cmaes", "--function=sphere", "--dim=10"});
   BOOST_REQUIRE(lines.size() == 1u);
