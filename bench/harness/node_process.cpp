@@ -159,7 +159,7 @@ std::string child_process::err() const {
 }
 
 node_process::node_process(std::vector<std::string> extra_args,
-                           std::optional<std::filesystem::path> data_dir) {
+                           std::optional<std::filesystem::path> data_dir, std::vector<std::string> launcher) {
   if (data_dir) {
     data_dir_ = *data_dir;
   } else {
@@ -174,7 +174,14 @@ node_process::node_process(std::vector<std::string> extra_args,
     if (!given) args.push_back(std::string(port) + "=0");
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  process_ = std::make_unique<child_process>(node_binary(), args);
+  if (launcher.empty()) {
+    process_ = std::make_unique<child_process>(node_binary(), args);
+  } else {
+    std::vector<std::string> through(launcher.begin() + 1, launcher.end());
+    through.push_back(node_binary());
+    through.insert(through.end(), args.begin(), args.end());
+    process_ = std::make_unique<child_process>(launcher.front(), through);
+  }
   auto line = process_->wait_for_stderr("\"msg\":\"ready\"", std::chrono::seconds(30));
   if (!line)
     throw std::runtime_error("p2p-node did not become ready; its log:\n" + process_->err());

@@ -74,8 +74,10 @@ struct node_info {
 // A p2p-node on ephemeral ports with its own data dir (unless one is given).
 class node_process {
  public:
+  // `launcher` runs the node through another program (e.g. inside a network namespace).
   explicit node_process(std::vector<std::string> extra_args = {},
-                        std::optional<std::filesystem::path> data_dir = std::nullopt);
+                        std::optional<std::filesystem::path> data_dir = std::nullopt,
+                        std::vector<std::string> launcher = {});
   const node_info& info() const { return info_; }
   const std::string& http() const { return info_.http; }
   const std::filesystem::path& data_dir() const { return data_dir_; }
