@@ -30,6 +30,7 @@
 
 #include "actors/common/instrumented.hpp"
 #include "bench/cmaes_bench.hpp"
+#include "bench/elo_bench.hpp"
 #include "bench/workload_bench.hpp"
 #include "bench/harness/http_client.hpp"
 #include "bench/harness/node_process.hpp"
@@ -1466,9 +1467,11 @@ const char* usage =
     "  cmaes    evaluations the CMA-ES core needs to reach --target on --function sphere,\n"
     "           rosenbrock or ellipsoid (--dim, --seeds, --x0, --sigma0, --rotated, --noise)\n"
     "           against the reference implementation's medians\n"
+    "  elo      the bayes fit of --games games against replaying them, durable ingest, and sync\n"
+    "           of --new games by high-water marks against shipping and replaying everything\n"
     "  workload playouts/s, games/s per agent kind and training samples/s of p2p-workload\n"
     "           (--config-key, --playouts, --games, --playout-count, --train-games, --epochs)\n"
-    "  report   runs all of the above but raft, cmaes and workload; writes OUT/report.md and SVG plots\n";
+    "  report   runs all of the above but raft, cmaes, elo and workload; writes OUT/report.md and SVG plots\n";
 
 }  // namespace
 
@@ -1480,6 +1483,7 @@ int main(int argc, char** argv) {
   std::string sub = argv[1];
   if (sub == "raw-echo-server") return raw_echo_server();
   if (sub == "cmaes") return p2p::bench::run_cmaes_bench(argc - 1, argv + 1);  // its own options
+  if (sub == "elo") return p2p::bench::run_elo_bench(argc - 1, argv + 1);  // its own options
   if (sub == "workload") return p2p::bench::run_workload_bench(argc - 1, argv + 1);  // its own options
   settings s;
   po::options_description desc("options");

@@ -113,6 +113,17 @@ BOOST_AUTO_TEST_CASE(raft_compares_with_etcd_pysyncobj_and_the_raw_baseline) {
   if (etcd) BOOST_TEST(lines[0].find("\"etcd_default_ratio\"") != std::string::npos, lines[0]);
 }
 
+BOOST_AUTO_TEST_CASE(elo_reports_fit_ingest_and_sync_against_replaying) {
+  auto lines = run_bench({"elo", "--games=2000", "--players=10", "--new=50"});
+  BOOST_REQUIRE(lines.size() == 4u);
+  simdjson::dom::parser p;
+  simdjson::dom::element sync_bytes;
+  BOOST_REQUIRE(!p.parse(lines[2]).get(sync_bytes));
+  double ratio = 1;
+  BOOST_TEST(!sync_bytes["full_ratio"].get(ratio));
+  BOOST_TEST(ratio < 0.1);  // 50 new games of 2,050: a small fraction of shipping everything
+}
+
 BOOST_AUTO_TEST_CASE(workload_reports_rates) {
   auto lines = run_bench({"workload", "--games=2", "--playout-count=1000", "--train-games=4", "--playouts=20"});
   BOOST_TEST(lines.size() == 7u);
