@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/elo/elo_actor.hpp"
 #include "actors/elo/match_store.hpp"
 #include "actors/elo/rating_pool.hpp"
 #include "actors/elo/ratings.hpp"
@@ -71,23 +72,10 @@ std::vector<elo::match> simulated_games(std::uint64_t count, std::uint64_t playe
   return out;
 }
 
-msg::elo_match to_message(const elo::stored_match& row) {
-  msg::elo_match m;
-  m.game_id = row.game.game_id;
-  m.config_key = row.game.config_key;
-  m.a = row.game.a;
-  m.b = row.game.b;
-  m.score = row.game.score;
-  m.played_at = row.game.played_at;
-  m.origin_node = row.origin_node;
-  m.origin_seq = row.origin_seq;
-  return m;
-}
-
 // The JSON bytes of a sync reply carrying `rows`, as POST /elo/sync sends it.
 std::size_t wire_bytes(const std::vector<elo::stored_match>& rows, const elo::high_water_marks& marks) {
   msg::elo_sync_reply reply;
-  for (const auto& r : rows) reply.matches.push_back(to_message(r));
+  for (const auto& r : rows) reply.matches.push_back(to_wire(r));
   for (const auto& [origin, seq] : marks) reply.marks.push_back({origin, seq});
   return codec::encode(reply).size();
 }

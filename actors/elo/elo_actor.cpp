@@ -39,21 +39,6 @@ elo::match to_match(const msg::elo_match& m) {
   return out;
 }
 
-msg::elo_match to_message(const elo::stored_match& row) {
-  msg::elo_match m;
-  m.game_id = row.game.game_id;
-  m.config_key = row.game.config_key;
-  m.a = row.game.a;
-  m.b = row.game.b;
-  m.score = row.game.score;
-  m.has_pair_id = row.game.pair_id.has_value();
-  if (row.game.pair_id) m.pair_id = *row.game.pair_id;
-  m.played_at = row.game.played_at;
-  m.origin_node = row.origin_node;
-  m.origin_seq = row.origin_seq;
-  return m;
-}
-
 std::vector<msg::elo_mark> to_marks(const elo::high_water_marks& marks) {
   std::vector<msg::elo_mark> out;
   for (const auto& [origin, seq] : marks) out.push_back({origin, seq});
@@ -144,7 +129,7 @@ std::uint64_t take_rows(self_ptr self, const std::vector<msg::elo_match>& rows) 
 
 std::vector<msg::elo_match> rows_beyond(elo_state& s, const elo::high_water_marks& known, bool& more) {
   std::vector<msg::elo_match> out;
-  for (const auto& row : s.store->rows_after(known, sync_chunk_bytes, more)) out.push_back(to_message(row));
+  for (const auto& row : s.store->rows_after(known, sync_chunk_bytes, more)) out.push_back(to_wire(row));
   s.rows_sent += out.size();
   return out;
 }
@@ -251,6 +236,21 @@ msg::elo_status_reply status(const elo_state& s) {
 }
 
 }  // namespace
+
+msg::elo_match to_wire(const elo::stored_match& row) {
+  msg::elo_match m;
+  m.game_id = row.game.game_id;
+  m.config_key = row.game.config_key;
+  m.a = row.game.a;
+  m.b = row.game.b;
+  m.score = row.game.score;
+  m.has_pair_id = row.game.pair_id.has_value();
+  if (row.game.pair_id) m.pair_id = *row.game.pair_id;
+  m.played_at = row.game.played_at;
+  m.origin_node = row.origin_node;
+  m.origin_seq = row.origin_seq;
+  return m;
+}
 
 caf::behavior elo_actor(self_ptr self, elo_config cfg) {
   auto& s = self->state;

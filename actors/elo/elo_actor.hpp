@@ -19,6 +19,7 @@
 
 #include "actors/elo/match_store.hpp"
 #include "actors/elo/rating_pool.hpp"
+#include "protocol/messages/elo.hpp"
 
 namespace p2p {
 
@@ -51,5 +52,8 @@ struct elo_state {
 };
 
 caf::behavior elo_actor(caf::stateful_actor<elo_state>* self, elo_config cfg);
+
+// A stored game as it travels between nodes.
+msg::elo_match to_wire(const elo::stored_match& row);
 
 }  // namespace p2p

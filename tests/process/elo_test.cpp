@@ -103,19 +103,25 @@ BOOST_AUTO_TEST_CASE(games_posted_anywhere_reach_every_node_with_identical_ranki
   auth = {{"Authorization", "Bearer " + cluster.token()}};
   std::vector<std::string> https{cluster[0].http(), cluster[1].http(), cluster[2].http()};
   BOOST_REQUIRE(eventually(30s, [&] { return all_alive(https, 3); }));
+  sse_stream updates(https[0], "/events?types=ELO_UPDATED", auth);
+  BOOST_REQUIRE(updates.read_until("subscribed", 10s));
   BOOST_TEST(accepted_of(http_call(https[0], "POST", "/elo/matches", games_body("a", 300, 1), auth)) == 300u);
+  // Announced once, debounced, with real numbers: new players have no old rating.
+  BOOST_TEST(updates.read_until(R"("model_id":"p5","old_elo":null,"new_elo":)", 10s), updates.text());
+  BOOST_TEST(accepted_of(http_call(https[0], "POST", "/elo/matches", games_body("z", 100, 9), auth)) == 100u);
+  BOOST_TEST(updates.read_until(R"("model_id":"p5","old_elo":1)", 10s), updates.text());
   BOOST_TEST(accepted_of(http_call(https[1], "POST", "/elo/matches", games_body("b", 200, 2), auth)) == 200u);
   // The same game on two nodes: one game, two records.
   BOOST_TEST(accepted_of(http_call(https[2], "POST", "/elo/matches", games_body("a", 10, 1), auth)) == 10u);
-  BOOST_TEST(eventually(60s, [&] { return converged(https, 500); }));
-  BOOST_TEST(rankings_at(https[0], "bayes").find(R"("games":500)") != std::string::npos);
+  BOOST_TEST(eventually(60s, [&] { return converged(https, 600); }));
+  BOOST_TEST(rankings_at(https[0], "bayes").find(R"("games":600)") != std::string::npos);
 
   // A node restarted on its data dir keeps every game and catches up with those it missed.
   cluster.kill(2);
   BOOST_TEST(accepted_of(http_call(https[0], "POST", "/elo/matches", games_body("c", 50, 3), auth)) == 50u);
   cluster.restart(2);
   https[2] = cluster[2].http();
-  BOOST_TEST(eventually(60s, [&] { return converged(https, 550); }));
+  BOOST_TEST(eventually(60s, [&] { return converged(https, 650); }));
 }
 
 BOOST_AUTO_TEST_CASE(disjoint_games_during_a_partition_converge_after_it_heals) {
