@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(one_shot_commands_answer_from_the_actors) {
       BOOST_TEST(!row["state"].get(state));  // each state summary is a JSON object
     }
   }
-  BOOST_TEST(running == 10u);
+  BOOST_TEST(running == 11u);
 
   auto admin = run_console(with(node, {"--json", "-c", "inspect admin"}));
   BOOST_TEST(admin.exit_code == 0);
@@ -131,6 +131,27 @@ BOOST_AUTO_TEST_CASE(raft_and_leader_show_the_replicated_log) {
   BOOST_TEST(json.out.find("\"cluster_id\":\"") != std::string::npos, json.out);
 }
 
+BOOST_AUTO_TEST_CASE(elo_shows_the_store_and_the_rankings) {
+  node_process node;
+  auto stored = http_call(node.http(), "POST", "/elo/matches",
+                          R"({"matches":[{"game_id":"g1","config_key":"hex8_2p","a":"strong","b":"weak","score":1,)"
+                          R"("played_at":"2026-11-30T10:00:00.000Z"},{"game_id":"g2","config_key":"hex8_2p","a":"weak",)"
+                          R"("b":"strong","score":0.5,"played_at":"2026-11-30T10:01:00.000Z"}]})",
+                          {{"Authorization", "Bearer " + node.token()}});
+  BOOST_TEST(stored.status == 200, stored.body);
+  auto status = run_console(with(node, {"-c", "elo"}));
+  BOOST_TEST(status.exit_code == 0, status.err);
+  BOOST_TEST(status.out.find("games          2") != std::string::npos, status.out);
+  BOOST_TEST(status.out.find("hex8_2p") != std::string::npos, status.out);
+  auto table = run_console(with(node, {"-c", "elo hex8_2p"}));
+  BOOST_TEST(table.out.find("1  strong") != std::string::npos, table.out);
+  BOOST_TEST(table.out.find("1/1/0") != std::string::npos, table.out);
+  auto classic = run_console(with(node, {"--json", "-c", "elo hex8_2p elo"}));
+  BOOST_TEST(classic.out.find(R"("method":"elo")") != std::string::npos, classic.out);
+  auto bad = run_console(with(node, {"-c", "elo hex8_2p glicko"}));
+  BOOST_TEST(bad.exit_code == 2);
+}
+
 BOOST_AUTO_TEST_CASE(failures_have_distinct_exit_codes) {
   node_process node;
   auto unknown = run_console(with(node, {"-c", "inspect nobody"}));
@@ -199,6 +220,31 @@ BOOST_AUTO_TEST_CASE(tls_cluster_needs_an_operator_certificate) {
   BOOST_TEST(ok.out.find("\"status\": \"ok\"") != std::string::npos);
   auto plain = run_console({"--connect=" + node.info().cluster, "--timeout-ms=3000", "-c", "health"});
   BOOST_TEST(plain.exit_code != 0);
+}
+
+BOOST_AUTO_TEST_CASE(work_shows_the_queue_counts_and_newest_items) {
+  node_process node({"--raft-profile=test"});
+  const header_list auth{{"Authorization", "Bearer " + node.token()}};
+  http_reply added;
+  BOOST_REQUIRE(eventually(30s, [&] {
+    added = http_call(node.http(), "POST", "/work/add", R"({"items":[{"work_type":"selfplay"},{"work_type":"training"}]})",
+                      auth);
+    return added.status == 201;
+  }));
+  auto table = run_console(with(node, {"-c", "work"}));
+  BOOST_TEST(table.exit_code == 0, table.err);
+  BOOST_TEST(table.out.find("pending    2") != std::string::npos, table.out);
+  BOOST_TEST(table.out.find("WORK_TYPE") != std::string::npos, table.out);
+  BOOST_TEST(table.out.find("w-") != std::string::npos, table.out);
+  auto json = run_console(with(node, {"--json", "-c", "work 1"}));
+  BOOST_TEST(json.exit_code == 0, json.err);
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  BOOST_REQUIRE(!p.parse(json.out).get(doc));
+  BOOST_TEST(doc["total"].get_uint64().value() == 2u);
+  BOOST_TEST(doc["recent"].get_array().value().size() == 1u);
+  BOOST_TEST(doc["counts"]["by_type"]["training"]["pending"].get_uint64().value() == 1u);
+  BOOST_TEST(run_console(with(node, {"-c", "work lots"})).exit_code != 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
