@@ -76,11 +76,7 @@ std::vector<workload_figure> measure_workload(const workload_bench_settings& s) 
         "--train-games at least 2");
   }
   const std::string p = std::to_string(s.playouts);
-  std::string heuristic_name = "heuristic:";
-  for (std::size_t k = 0; k < bench_heuristic_weights.size(); ++k) {
-    if (k) heuristic_name += ',';
-    heuristic_name.append(json::number(bench_heuristic_weights[k]));
-  }
+  const std::string heuristic_name = wl::heuristic_name(bench_heuristic_weights, 0);
   // Per figure name: our runs and the baseline's.
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> runs;
   std::vector<std::string> order;
@@ -92,7 +88,7 @@ std::vector<workload_figure> measure_workload(const workload_bench_settings& s) 
 
   for (int run = 0; run < s.repeat; ++run) {
     const auto seed = wl::derive_seed(s.seed, static_cast<std::uint64_t>(run), 5);
-    // Playouts from the empty board and from a position a few moves in, alternately.
+    // Playouts from the empty board: the playout rate and its move-by-move baseline.
     wl::board start(config.size);
     wl::rng random(seed);
     wl::board scratch(config.size);
@@ -112,10 +108,28 @@ std::vector<workload_figure> measure_workload(const workload_bench_settings& s) 
     auto random_games = time_selfplay(config, *random_agent, s.games, seed);
     record("games random", random_games.games_per_second, playout_rate);
 
+    // The bound of mcts:P: its games/s if searching cost nothing but its playouts. The playouts
+    // are timed from the positions those games searched (fewer empty cells than the empty
+    // board, so faster), cycling through them.
     auto mcts = wl::make_mcts_agent(s.playouts);
     auto mcts_games = time_selfplay(config, *mcts, s.games, seed);
+    std::vector<wl::board> searched;
+    for (const auto& r : mcts_games.records) {
+      wl::board b(config.size);
+      for (std::size_t ply = 0; ply < r.moves.size(); ++ply) {
+        if (ply >= static_cast<std::size_t>(r.opening_moves)) searched.push_back(b);
+        b.play_unchecked(r.moves[ply]);
+      }
+    }
+    t = bench_clock::now();
+    for (int i = 0; i < s.playout_count; ++i) {
+      const auto& from = searched[static_cast<std::size_t>(i) % searched.size()];
+      black_wins += from.random_playout(random) == wl::player::black;
+    }
+    const double searched_playout_rate = s.playout_count / seconds_since(t);
+    if (black_wins > 3 * static_cast<std::uint64_t>(s.playout_count)) throw std::logic_error("impossible");
     record("games mcts:" + p, mcts_games.games_per_second,
-           playout_rate / std::max(mcts_games.playouts_per_game, 1.0));
+           searched_playout_rate / std::max(mcts_games.playouts_per_game, 1.0));
 
     wl::move_scorer heuristic;
     heuristic.weights = bench_heuristic_weights;

@@ -7,11 +7,13 @@
 //
 // Figures, each over --repeat runs (min, median, p99), each next to a baseline measured in the
 // same invocation:
-//   random playouts/s   fill-then-flood-once playouts; baseline `incremental`: the same random
-//                       games played move by move with union-find, stopping at the win
+//   random playouts/s   fill-then-flood-once playouts from the empty board; baseline
+//                       `incremental`: the same random games played move by move with
+//                       union-find, stopping at the win
 //   games/s random      whole games through the referee; baseline `playout`: bare playouts/s
-//   games/s mcts:P      baseline `bound`: playouts/s divided by the playouts a game used, the
-//                       rate if searching cost nothing beyond its playouts
+//   games/s mcts:P      baseline `bound`: the rate if searching cost nothing beyond its
+//                       playouts: playouts/s from the positions those games searched, divided
+//                       by the playouts a game used
 //   games/s heuristic (best-scored move, and with P playouts), model (P playouts)
 //                       baseline `mcts`: games/s of mcts:P, the cost of guidance
 //   training samples/s  samples through SGD (epochs plus the two loss passes); baseline

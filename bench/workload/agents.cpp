@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "protocol/common/files.hpp"
+#include "protocol/common/json.hpp"
 
 namespace p2p::workload {
 
@@ -30,6 +31,16 @@ bool all_digits(std::string_view s) {
 
 }  // namespace
 
+std::string heuristic_name(const feature_weights& weights, int playouts) {
+  std::string name = "heuristic:";
+  for (std::size_t k = 0; k < weights.size(); ++k) {
+    if (k > 0) name += ',';
+    name.append(json::number(weights[k] == 0 ? 0.0 : weights[k]));
+  }
+  if (playouts > 0) name.append(":").append(std::to_string(playouts));
+  return name;
+}
+
 agent_spec parse_agent_spec(std::string_view text) {
   auto refuse = [&](std::string_view why) {
     std::string message = "agent spec '";
@@ -42,7 +53,15 @@ agent_spec parse_agent_spec(std::string_view text) {
     if (all_digits(digits) && digits.size() <= 9) {
       std::from_chars(digits.data(), digits.data() + digits.size(), value);
     }
-    if (value < least || value > max_playouts) {
+    if (all_digits(digits) && (digits.size() > 9 || value > max_playouts)) {
+      std::string why = "playouts '";
+      why.append(digits)
+          .append("' is above the limit of ")
+          .append(std::to_string(max_playouts))
+          .append(" per move (a search's tree takes up to 24 bytes x playouts x cells of memory)");
+      throw refuse(why);
+    }
+    if (value < least) {
       std::string why = "playouts '";
       why.append(digits)
           .append("' is not a whole number from ")
@@ -252,15 +271,18 @@ class tree_search final : public agent {
   }
 
  private:
+  // 24 bytes: a search holds at most playouts x empty cells of them (see max_playouts).
   struct node {
     std::uint32_t first_child = 0;
     std::uint32_t visits = 0;
-    double wins = 0;
+    std::uint32_t wins = 0;
     float prior = 0;
     std::int16_t move = -1;
     std::uint16_t child_count = 0;
+    std::uint16_t rank = 0;  // a random rank among its siblings: breaks ties of equal priors
     bool expanded = false;
   };
+  static_assert(sizeof(node) == 24);
 
   void expand(std::uint32_t index, rng& random) {
     const auto first = static_cast<std::uint32_t>(nodes_.size());
@@ -273,6 +295,12 @@ class tree_search final : public agent {
       ++count;
     }
     const auto children = nodes_.begin() + first;
+    // A random order of the moves, drawn from the game's seeded stream: UCT tries unvisited
+    // moves in it, and PUCT breaks ties of equal priors by it, so that neither favours low cells.
+    for (std::uint32_t i = 0; i + 1 < count; ++i) {
+      const auto j = i + random.below(count - i);
+      std::swap(children[i], children[j]);
+    }
     if (scorer_) {
       analysis_.analyse(scratch_);
       double top = -INFINITY;
@@ -290,17 +318,14 @@ class tree_search final : public agent {
       for (auto it = children; it != nodes_.end(); ++it) {
         it->prior = static_cast<float>(static_cast<double>(it->prior) / total);
       }
-      // Highest prior first: among unvisited moves PUCT then tries them in prior order. Ties
-      // by cell keep the order deterministic without stable_sort's buffer allocation.
+      // Highest prior first: among unvisited moves PUCT then tries them in prior order (it
+      // takes the first maximum). Equal priors keep the random order through distinct ranks: a
+      // strict order, so every standard library sorts alike, with no stable_sort buffer.
+      std::uint16_t rank = 0;
+      for (auto it = children; it != nodes_.end(); ++it) it->rank = rank++;
       std::sort(children, nodes_.end(), [](const node& a, const node& b) {
-        return a.prior != b.prior ? a.prior > b.prior : a.move < b.move;
+        return a.prior != b.prior ? a.prior > b.prior : a.rank < b.rank;
       });
-    } else {
-      // UCT tries unvisited moves first; a random order keeps it from favouring low cells.
-      for (std::uint32_t i = 0; i + 1 < count; ++i) {
-        const auto j = i + random.below(count - i);
-        std::swap(children[i], children[j]);
-      }
     }
     node& parent = nodes_[index];
     parent.first_child = first;
@@ -317,7 +342,7 @@ class tree_search final : public agent {
       const node& c = nodes_[i];
       if (c.visits == 0) return i;
       const double v = static_cast<double>(c.visits);
-      const double value = c.wins / v + uct_exploration * std::sqrt(log_visits / v);
+      const double value = static_cast<double>(c.wins) / v + uct_exploration * std::sqrt(log_visits / v);
       if (value > best_value) best = i, best_value = value;
     }
     return best;
@@ -328,14 +353,14 @@ class tree_search final : public agent {
     const double sqrt_visits = std::sqrt(static_cast<double>(std::max<std::uint32_t>(parent.visits, 1)));
     // The parent's wins are its mover's; the children's mover is the other player.
     const double parent_value =
-        parent.visits > 0 ? 1.0 - parent.wins / static_cast<double>(parent.visits) : 0.5;
+        parent.visits > 0 ? 1.0 - static_cast<double>(parent.wins) / static_cast<double>(parent.visits) : 0.5;
     const double unvisited_value = parent_value - first_play_reduction;
     std::uint32_t best = parent.first_child;
     double best_value = -INFINITY;
     for (std::uint32_t i = parent.first_child; i < parent.first_child + parent.child_count; ++i) {
       const node& c = nodes_[i];
       const double v = static_cast<double>(c.visits);
-      const double q = c.visits > 0 ? c.wins / v : unvisited_value;
+      const double q = c.visits > 0 ? static_cast<double>(c.wins) / v : unvisited_value;
       const double value = q + puct_exploration * static_cast<double>(c.prior) * sqrt_visits / (1 + v);
       if (value > best_value) best = i, best_value = value;
     }
@@ -374,7 +399,7 @@ std::unique_ptr<agent> make_agent(const agent_spec& spec, const game_config& con
     case agent_kind::heuristic: {
       move_scorer scorer;
       scorer.weights = spec.weights;
-      return make_scorer_agent(std::move(scorer), spec.playouts, spec.text);
+      return make_scorer_agent(std::move(scorer), spec.playouts, heuristic_name(spec.weights, spec.playouts));
     }
     case agent_kind::model: {
       auto bytes = files::read_all(spec.model_path);

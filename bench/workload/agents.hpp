@@ -3,7 +3,7 @@
 //
 //   random                        a uniformly random legal move
 //   mcts:PLAYOUTS                 UCT (UCB1, c = 0.3) with uniformly random playouts to the end
-//                                 of the game; PLAYOUTS iterations per move, at least 1
+//                                 of the game; PLAYOUTS iterations per move, 1 to max_playouts
 //   heuristic:W1,...,W7[:PLAYOUTS]  the move scorer with these weights for the features
 //                                 own_path, block_path, bridge, join_groups, adjacent_own,
 //                                 adjacent_opp, center (features.hpp). Without PLAYOUTS (or 0):
@@ -15,7 +15,7 @@
 // The guided search (heuristic and model with PLAYOUTS) is the same tree search as mcts with
 // the same random playouts, but selects with PUCT: the softmax of the move scores is each move's
 // prior, q + 1.5 * prior * sqrt(N) / (1 + n), unvisited moves valued at their parent's value
-// minus 0.3. At equal playouts any difference in strength comes from the scores.
+// minus 0.3. Moves of equal prior are tried in a random order drawn from the game's seed.
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -28,7 +28,10 @@ namespace p2p::workload {
 
 enum class agent_kind { random, mcts, heuristic, model };
 
-inline constexpr int max_playouts = 10'000'000;
+// The most playouts per move a spec may ask for. A search's tree holds at most about
+// playouts x empty cells nodes of 24 bytes: at this cap 0.3 GB on hex8_2p, 0.7 GB on hex11_2p,
+// 1.7 GB on hex19_2p; far fewer in practice, since only nodes visited twice grow children.
+inline constexpr int max_playouts = 200'000;
 
 struct agent_spec {
   agent_kind kind = agent_kind::random;
@@ -45,12 +48,19 @@ struct spec_error : std::invalid_argument {
 
 agent_spec parse_agent_spec(std::string_view text);
 
+// The canonical name of a heuristic agent: "heuristic:W1,...,W7" with each weight in its
+// shortest round-trip form (-0 as 0), then ":PLAYOUTS" when PLAYOUTS is not 0. Specs that parse
+// to the same agent ("1.50" and "1.5", "0:0" and "0") get the same name, so one agent keeps one
+// player id in Elo records.
+std::string heuristic_name(const feature_weights& weights, int playouts);
+
 class agent {
  public:
   virtual ~agent() = default;
   // A legal move for the player to move; the game must not be over.
   virtual int choose_move(const board& position, rng& random) = 0;
-  // The player id used in match records: the spec, with a model's path replaced by its id.
+  // The player id used in match records: the spec in canonical form (mcts:400, heuristic with
+  // normalised numbers, a model's path replaced by its id, no ":0" playouts).
   const std::string& name() const { return name_; }
   // Random playouts run so far, for measurements.
   std::uint64_t playouts_run() const { return playouts_run_; }

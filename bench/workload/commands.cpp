@@ -24,12 +24,32 @@ namespace p2p::workload {
 
 namespace {
 
-// Wrong flags, values or specs: exit 2.
+// Wrong flags, values or specs on the command line: exit 2.
 struct usage_error : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-using option_map = std::map<std::string, std::string>;
+// A work item that cannot run (malformed, or a bad value in its config): the work fails, exit 1.
+struct item_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct option_value {
+  std::string text;
+  bool from_item = false;  // from the work item (its config, or an item-mode default), not a flag
+};
+
+// The options of one command by flag name ("opening-moves").
+struct option_map {
+  std::map<std::string, option_value> values;
+  bool item_mode = false;  // started by `item`: missing options are the item's fault
+  std::string work_id;     // item mode: part of a match's game ids
+
+  const option_value* find(const std::string& name) const {
+    auto it = values.find(name);
+    return it == values.end() ? nullptr : &it->second;
+  }
+};
 
 struct command_info {
   std::string_view name;
@@ -99,7 +119,7 @@ option_map parse_flags(const command_info& command, int argc, char** argv, int f
       std::string why = "unknown flag --";
       usage_fail(why.append(name).append(" for ").append(command.name));
     }
-    if (!options.emplace(name, value).second) {
+    if (!options.values.emplace(name, option_value{value, false}).second) {
       std::string why = "--";
       usage_fail(why.append(name).append(" is given twice"));
     }
@@ -107,58 +127,85 @@ option_map parse_flags(const command_info& command, int argc, char** argv, int f
   return options;
 }
 
+// Whether a bad or missing value of this option is the work item's fault (exit 1) rather than
+// the command line's (exit 2).
+bool blame_item(const option_map& o, const std::string& name) {
+  const auto* v = o.find(name);
+  return v ? v->from_item : o.item_mode;
+}
+
+// How messages name an option: "--opening-moves" for a flag, "config.opening_moves" for a key
+// of the work item's config.
+std::string option_label(const option_map& o, const std::string& name) {
+  if (!blame_item(o, name)) {
+    std::string label = "--";
+    return label.append(name);
+  }
+  std::string label = "config.";
+  for (char c : name) label += c == '-' ? '_' : c;
+  return label;
+}
+
+[[noreturn]] void fail(bool item, std::string why) {
+  if (item) throw item_error(std::move(why));
+  throw usage_error(std::move(why));
+}
+
+// "<label><rest>", e.g. "--games '0' is not ..." or "config.games '0' is not ...".
+[[noreturn]] void option_fail(const option_map& o, const std::string& name, std::string_view rest) {
+  std::string why = option_label(o, name);
+  fail(blame_item(o, name), why.append(rest));
+}
+
 std::string text_option(const option_map& o, const std::string& name, std::string fallback) {
-  auto it = o.find(name);
-  return it == o.end() ? fallback : it->second;
+  const auto* v = o.find(name);
+  return v ? v->text : fallback;
 }
 
 std::string required_option(const option_map& o, const std::string& name) {
-  auto it = o.find(name);
-  if (it == o.end() || it->second.empty()) {
-    std::string why = "--";
-    usage_fail(why.append(name).append(" is required"));
-  }
-  return it->second;
+  const auto* v = o.find(name);
+  if (!v || v->text.empty()) option_fail(o, name, " is required");
+  return v->text;
 }
 
 std::int64_t whole_option(const option_map& o, const std::string& name, std::int64_t fallback,
                           std::int64_t least, std::int64_t most) {
-  auto it = o.find(name);
-  if (it == o.end()) return fallback;
-  const auto& text = it->second;
+  const auto* v = o.find(name);
+  if (!v) return fallback;
+  const auto& text = v->text;
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < least ||
       value > most) {
-    std::string why = "--";
-    why.append(name).append(" '").append(text).append("' is not a whole number from ");
-    usage_fail(why.append(std::to_string(least)).append(" to ").append(std::to_string(most)));
+    std::string why = " '";
+    why.append(text).append("' is not a whole number from ");
+    option_fail(o, name, why.append(std::to_string(least)).append(" to ").append(std::to_string(most)));
   }
   return value;
 }
 
 std::uint64_t seed_option(const option_map& o, std::uint64_t fallback) {
-  auto it = o.find("seed");
-  if (it == o.end()) return fallback;
-  const auto& text = it->second;
+  const auto* v = o.find("seed");
+  if (!v) return fallback;
+  const auto& text = v->text;
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
-    std::string why = "--seed '";
-    usage_fail(why.append(text).append("' is not a whole number from 0 to 18446744073709551615"));
+    std::string why = " '";
+    option_fail(o, "seed", why.append(text).append("' is not a whole number from 0 to 18446744073709551615"));
   }
   return value;
 }
 
 double real_option(const option_map& o, const std::string& name, double fallback) {
-  auto it = o.find(name);
-  if (it == o.end()) return fallback;
-  const auto& text = it->second;
+  const auto* v = o.find(name);
+  if (!v) return fallback;
+  const auto& text = v->text;
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value)) {
-    std::string why = "--";
-    usage_fail(why.append(name).append(" '").append(text).append("' is not a number"));
+    std::string why = " '";
+    option_fail(o, name, why.append(text).append("' is not a number"));
   }
   return value;
 }
@@ -167,16 +214,18 @@ game_config config_option(const option_map& o) {
   try {
     return parse_config_key(text_option(o, "config-key", "hex8_2p"));
   } catch (const std::invalid_argument& e) {
-    usage_fail(e.what());
+    std::string why = ": ";
+    option_fail(o, "config-key", why.append(e.what()));
   }
 }
 
 agent_spec spec_option(const option_map& o, const std::string& name) {
+  const auto text = required_option(o, name);
   try {
-    return parse_agent_spec(required_option(o, name));
+    return parse_agent_spec(text);
   } catch (const spec_error& e) {
-    std::string why = "--";
-    usage_fail(why.append(name).append(": ").append(e.what()));
+    std::string why = ": ";
+    option_fail(o, name, why.append(e.what()));
   }
 }
 
@@ -185,7 +234,8 @@ int opening_option(const option_map& o, const game_config& config) {
   try {
     check_opening_moves(moves, config);
   } catch (const std::invalid_argument& e) {
-    usage_fail(e.what());
+    std::string why = ": ";
+    option_fail(o, "opening-moves", why.append(e.what()));
   }
   return moves;
 }
@@ -252,12 +302,13 @@ int run_selfplay_command(const option_map& o) {
   return exit_ok;
 }
 
-std::vector<std::filesystem::path> split_dirs(const std::string& list) {
+std::vector<std::filesystem::path> split_dirs(const option_map& o) {
+  const auto list = required_option(o, "data");
   std::vector<std::filesystem::path> dirs;
   for (std::size_t start = 0;;) {
     const auto comma = list.find(',', start);
     auto part = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (part.empty()) usage_fail("--data holds an empty directory name");
+    if (part.empty()) option_fail(o, "data", " holds an empty directory name");
     dirs.emplace_back(part);
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -267,7 +318,7 @@ std::vector<std::filesystem::path> split_dirs(const std::string& list) {
 
 int run_train_command(const option_map& o) {
   const auto config = config_option(o);
-  const auto dirs = split_dirs(required_option(o, "data"));
+  const auto dirs = split_dirs(o);
   const std::filesystem::path out = required_option(o, "out");
   training_options options;
   options.seed = seed_option(o, 1);
@@ -275,10 +326,10 @@ int run_train_command(const option_map& o) {
   options.learning_rate = real_option(o, "learning-rate", options.learning_rate);
   options.l2 = real_option(o, "l2", options.l2);
   options.validation_fraction = real_option(o, "validation-fraction", options.validation_fraction);
-  if (!(options.learning_rate > 0) || options.l2 < 0 ||
-      !(options.validation_fraction > 0 && options.validation_fraction <= 0.5)) {
-    usage_fail("--learning-rate must be positive, --l2 not negative and --validation-fraction "
-               "above 0 and at most 0.5");
+  if (!(options.learning_rate > 0)) option_fail(o, "learning-rate", " must be positive");
+  if (options.l2 < 0) option_fail(o, "l2", " must not be negative");
+  if (!(options.validation_fraction > 0 && options.validation_fraction <= 0.5)) {
+    option_fail(o, "validation-fraction", " must be above 0 and at most 0.5");
   }
 
   progress(0, "train reading games");
@@ -345,24 +396,35 @@ int run_match_command(const option_map& o) {
   if (a_name.empty() || b_name.empty() || a_name == b_name) {
     std::string why = "the players would be recorded as '";
     why.append(a_name).append("' and '").append(b_name);
-    usage_fail(why.append("'; Elo records need two different non-empty ids: give --a-name and --b-name"));
+    why.append("'; Elo records need two different non-empty ids: give ");
+    why.append(option_label(o, "a-name")).append(" and ").append(option_label(o, "b-name"));
+    fail(blame_item(o, "a-name") || blame_item(o, "b-name"), why);
   }
   progress(0, "match starting");
-  auto result = run_match(config, *a, *b, a_name, b_name, games, seed, opening, [](int done, int total) {
-    progress(0.99 * done / total, count_message("match games", done, total));
-  });
+  auto result = run_match(
+      config, *a, *b, a_name, b_name, games, seed, opening,
+      [](int done, int total) { progress(0.99 * done / total, count_message("match games", done, total)); },
+      o.work_id);
   progress(1, "match done");
+  // `games` holds exactly the fields POST /elo/matches accepts, ready to post as they are; what
+  // else is known of each game goes to the parallel array `details`.
   json::writer w;
   w.begin_object().key("games").begin_array();
   for (const auto& g : result.games) {
     w.begin_object()
         .field("game_id", g.game_id)
+        .field("config_key", config.key)
         .field("a", a_name)
         .field("b", b_name)
         .field("score", static_cast<std::int64_t>(g.score))
         .field("pair_id", g.pair_id)
-        .field("config_key", config.key)
         .field("played_at", g.played_at)
+        .end_object();
+  }
+  w.end_array().key("details").begin_array();
+  for (const auto& g : result.games) {
+    w.begin_object()
+        .field("game_id", g.game_id)
         .field("a_color", g.a_black ? "black" : "white")
         .field("plies", static_cast<std::uint64_t>(g.record.moves.size()))
         .end_object();
@@ -384,7 +446,8 @@ int run_match_command(const option_map& o) {
 
 // ---- item mode ---------------------------------------------------------------------------------
 
-std::string json_scalar_text(simdjson::dom::element value, const std::string& key) {
+// A scalar of the work item's config as option text; `label` names it in messages.
+std::string json_scalar_text(simdjson::dom::element value, const std::string& label) {
   using simdjson::dom::element_type;
   switch (value.type()) {
     case element_type::STRING:
@@ -398,12 +461,14 @@ std::string json_scalar_text(simdjson::dom::element value, const std::string& ke
     case element_type::BOOL:
       return value.get_bool().value_unsafe() ? "true" : "false";
     default: {
-      std::string why = "config.";
-      usage_fail(why.append(key).append(" must be a string or a number"));
+      std::string why = label;
+      throw item_error(why.append(" must be a string or a number"));
     }
   }
 }
 
+// Everything read from the work file is the item's: a file that is not what a runner writes, or
+// a bad value in its config, fails the work (exit 1). Only the command line is usage (exit 2).
 int run_item_command(int argc, char** argv) {
   const auto& item_command = *find_command("item");
   const auto overrides = parse_flags(item_command, argc, argv, 2);
@@ -412,18 +477,18 @@ int run_item_command(int argc, char** argv) {
   auto text = files::read_all(work_file);
   if (!text) {
     std::string why = "cannot read the work item ";
-    throw std::runtime_error(why.append(work_file));
+    throw item_error(why.append(work_file));
   }
   simdjson::dom::parser parser;
   simdjson::dom::object item;
   if (parser.parse(simdjson::padded_string(*text)).get(item)) {
     std::string why = "the work item ";
-    usage_fail(why.append(work_file).append(" is not a JSON object"));
+    throw item_error(why.append(work_file).append(" is not a JSON object"));
   }
   std::string_view work_type, work_id;
   if (item["work_type"].get(work_type)) {
     const char* env_type = std::getenv("P2P_WORK_TYPE");
-    if (!env_type) usage_fail("the work item has no work_type");
+    if (!env_type) throw item_error("the work item has no work_type (a string)");
     work_type = env_type;
   }
   if (item["work_id"].get(work_id)) {
@@ -436,7 +501,7 @@ int run_item_command(int argc, char** argv) {
   else if (work_type == "match") command_name = "match";
   else {
     std::string why = "work type '";
-    usage_fail(why.append(work_type).append("' is not one this workload runs (selfplay, training, match)"));
+    throw item_error(why.append(work_type).append("' is not one this workload runs (selfplay, training, match)"));
   }
   const auto& command = *find_command(command_name);
   auto allowed = [&](const std::string& flag) {
@@ -444,44 +509,54 @@ int run_item_command(int argc, char** argv) {
   };
 
   option_map options;
+  options.item_mode = true;
+  options.work_id = std::string(work_id);
+  // The work queue writes the item's config_key at the top level, "" when none was given.
   std::string_view item_key;
-  if (!item["config_key"].get(item_key)) options["config-key"] = std::string(item_key);
+  if (!item["config_key"].get(item_key)) options.values["config-key"] = {std::string(item_key), true};
   simdjson::dom::object config;
-  if (auto e = item["config"]; !e.error()) {
-    if (e.get(config)) usage_fail("the work item's config is not a JSON object");
+  if (auto e = item["config"]; !e.error() && !e.is_null()) {
+    if (e.get(config)) throw item_error("the work item's config is not a JSON object");
     for (auto [key_view, value] : config) {
       std::string key(key_view);
       std::replace(key.begin(), key.end(), '_', '-');
       if (!allowed(key) || value.is_null()) continue;  // other keys belong to the scheduler
+      if (std::string_view empty; key == "config-key" && !value.get(empty) && empty.empty()) continue;
+      std::string label = "config.";
+      label.append(key_view);
       if (simdjson::dom::array list; !value.get(list)) {
         std::string joined;
         for (auto element : list) {
           if (!joined.empty()) joined += ',';
-          joined.append(json_scalar_text(element, key));
+          joined.append(json_scalar_text(element, label));
         }
-        options[key] = joined;
+        options.values[key] = {joined, true};
       } else {
-        options[key] = json_scalar_text(value, key);
+        options.values[key] = {json_scalar_text(value, label), true};
       }
     }
+  }
+  // An empty config key (in config, or at the top level) means the default one.
+  if (auto it = options.values.find("config-key"); it != options.values.end() && it->second.text.empty()) {
+    options.values.erase(it);
   }
   // Defaults that only item mode has: outputs under the attempt's directory, and a seed of the
   // work id so that distinct items play distinct games.
   const char* work_dir = std::getenv("P2P_WORK_DIR");
   const std::filesystem::path dir = work_dir && *work_dir ? work_dir : ".";
-  if (command_name == "selfplay") options.try_emplace("out", (dir / "games").string());
-  if (command_name == "train") options.try_emplace("out", (dir / "model.txt").string());
+  if (command_name == "selfplay") options.values.try_emplace("out", option_value{(dir / "games").string(), true});
+  if (command_name == "train") options.values.try_emplace("out", option_value{(dir / "model.txt").string(), true});
   if (!work_id.empty()) {
     std::uint64_t hash = 0xcbf29ce484222325ULL;
     for (unsigned char c : work_id) hash = (hash ^ c) * 0x100000001b3ULL;
-    options.try_emplace("seed", std::to_string(hash & 0xffffffffULL));
+    options.values.try_emplace("seed", option_value{std::to_string(hash & 0xffffffffULL), true});
   }
-  for (const auto& [key, value] : overrides) {
+  for (const auto& [key, value] : overrides.values) {
     if (!allowed(key)) {
       std::string why = "--";
       usage_fail(why.append(key).append(" does not apply to work type ").append(work_type));
     }
-    options[key] = value;
+    options.values[key] = value;
   }
   if (command_name == "selfplay") return run_selfplay_command(options);
   if (command_name == "train") return run_train_command(options);

@@ -1,7 +1,5 @@
 #include "bench/workload/games.hpp"
 
-#include <simdjson.h>
-
 #include "protocol/common/json.hpp"
 #include "protocol/common/time.hpp"
 
@@ -30,12 +28,16 @@ std::string record_to_json(const game_record& r) {
 }
 
 game_record record_from_json(std::string_view line, std::string_view where) {
+  simdjson::dom::parser parser;
+  return record_from_json(line, where, parser);
+}
+
+game_record record_from_json(std::string_view line, std::string_view where, simdjson::dom::parser& parser) {
   auto refuse = [&](std::string_view why) {
     std::string message = "game record ";
     message.append(where).append(": ").append(why);
     return record_error(message);
   };
-  simdjson::dom::parser parser;
   simdjson::dom::object root;
   if (parser.parse(simdjson::padded_string(line)).get(root)) throw refuse("not a JSON object");
   game_record r;
@@ -145,13 +147,37 @@ std::vector<game_record> run_selfplay(const game_config& config, agent& player_a
   return records;
 }
 
+std::string match_id(const game_config& config, const agent& a, const agent& b,
+                     const std::string& a_name, const std::string& b_name, std::uint64_t seed,
+                     int opening_moves, std::string_view work_id) {
+  // Each part with its length in front, so that no two lists of parts hash the same text.
+  std::string text;
+  for (std::string_view part : {std::string_view(config.key), std::string_view(a.name()),
+                                std::string_view(b.name()), std::string_view(a_name),
+                                std::string_view(b_name), work_id}) {
+    text.append(std::to_string(part.size())).append(":").append(part).append(";");
+  }
+  text.append(std::to_string(seed)).append(";").append(std::to_string(opening_moves));
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id = config.key;
+  id += '-';
+  for (int shift = 60; shift >= 0; shift -= 4) id += hex[(hash >> shift) & 15];
+  return id;
+}
+
 match_result run_match(const game_config& config, agent& a, agent& b, const std::string& a_name,
                        const std::string& b_name, int games, std::uint64_t seed,
-                       int opening_moves, const progress_callback& progress) {
+                       int opening_moves, const progress_callback& progress,
+                       std::string_view work_id) {
   if (games < 0 || games % 2 != 0) throw std::invalid_argument("a match needs an even number of games");
   check_opening_moves(opening_moves, config);
   match_result result;
-  const std::string seed_text = std::to_string(seed);
+  const std::string stem = match_id(config, a, b, a_name, b_name, seed, opening_moves, work_id);
   for (int i = 0; i < games; ++i) {
     const auto index = static_cast<std::uint64_t>(i);
     const auto pair = index / 2;
@@ -168,9 +194,9 @@ match_result run_match(const game_config& config, agent& a, agent& b, const std:
     const bool a_won = (g.record.winner == player::black) == a_black;
     g.score = a_won ? 1 : 0;
     if (a_won) ++result.a_wins;
-    g.game_id = seed_text;
+    g.game_id = stem;
     g.game_id.append("-").append(std::to_string(i));
-    g.pair_id = seed_text;
+    g.pair_id = stem;
     g.pair_id.append("-p").append(std::to_string(pair));
     result.games.push_back(std::move(g));
     if (progress) progress(i + 1, games);

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <set>
 
 #include "bench/workload/agents.hpp"
 #include "bench/workload/games.hpp"
@@ -60,10 +61,13 @@ BOOST_AUTO_TEST_CASE(bad_specs_say_what_is_wrong_and_what_is_expected) {
   BOOST_TEST(refused("random:3", "random takes no parameters"));
   BOOST_TEST(refused("mcts", "mcts needs a playout count (expected mcts:PLAYOUTS"));
   BOOST_TEST(refused("mcts:", "mcts needs a playout count"));
-  BOOST_TEST(refused("mcts:abc", "playouts 'abc' is not a whole number from 1 to 10000000"));
+  BOOST_TEST(refused("mcts:abc", "playouts 'abc' is not a whole number from 1 to 200000"));
+  BOOST_TEST(refused("mcts:200001", "playouts '200001' is above the limit of 200000 per move"));
+  BOOST_TEST(refused("heuristic:1,2,3,4,5,6,7:300000", "above the limit of 200000"));
+  BOOST_TEST(refused("model:m.txt:1000000", "above the limit of 200000"));
   BOOST_TEST(refused("mcts:0", "playouts '0' is not a whole number from 1"));
   BOOST_TEST(refused("mcts:-5", "playouts '-5'"));
-  BOOST_TEST(refused("mcts:99999999999", "playouts '99999999999'"));
+  BOOST_TEST(refused("mcts:99999999999", "playouts '99999999999' is above the limit"));
   BOOST_TEST(refused("heuristic", "heuristic needs weights (expected heuristic:W1,...,W7"));
   BOOST_TEST(refused("heuristic:1,2,3", "heuristic needs 7 weights, got 3"));
   BOOST_TEST(refused("heuristic:1,2,3", "own_path, block_path, bridge"));
@@ -72,6 +76,33 @@ BOOST_AUTO_TEST_CASE(bad_specs_say_what_is_wrong_and_what_is_expected) {
   BOOST_TEST(refused("heuristic:1,2,3,4,5,6,7:lots", "playouts 'lots'"));
   BOOST_TEST(refused("model", "model needs a file (expected model:PATH[:PLAYOUTS]"));
   BOOST_TEST(refused("model::12", "the model path is empty"));
+}
+
+BOOST_AUTO_TEST_CASE(equal_agents_get_equal_names) {
+  const auto config = parse_config_key("hex5_2p");
+  auto name_of = [&](const std::string& spec) { return make_agent(parse_agent_spec(spec), config)->name(); };
+  BOOST_TEST(name_of("heuristic:3,3,0,1.5,-1,0,0.3:200") == "heuristic:3,3,0,1.5,-1,0,0.3:200");
+  BOOST_TEST(name_of("heuristic:3.0,3,0e0,1.50,-1,-0,.3:200") == "heuristic:3,3,0,1.5,-1,0,0.3:200");
+  BOOST_TEST(name_of("heuristic:30e-1,3,0,15e-1,-1.000,0,0.30:0200") == "heuristic:3,3,0,1.5,-1,0,0.3:200");
+  BOOST_TEST(name_of("heuristic:1,2,3,4,5,6,7:0") == "heuristic:1,2,3,4,5,6,7");
+  BOOST_TEST(name_of("heuristic:1,2,3,4,5,6,7") == "heuristic:1,2,3,4,5,6,7");
+  BOOST_TEST(name_of("mcts:0400") == "mcts:400");
+  BOOST_TEST(heuristic_name({0.1, 2, 3, 4, 5, 6, 7}, 50) == "heuristic:0.1,2,3,4,5,6,7:50");
+}
+
+BOOST_AUTO_TEST_CASE(equal_priors_are_tried_in_a_seeded_random_order) {
+  // With zero weights every prior is equal; with one playout the search plays the first move
+  // it tries. That must be a random one drawn from the seed, not the lowest cell.
+  auto zero = make_scorer_agent(move_scorer{}, 1, "zero:1");
+  const board empty(5);
+  std::set<int> first_moves;
+  for (std::uint64_t seed = 0; seed < 20; ++seed) {
+    rng one(seed), again(seed);
+    const int move = zero->choose_move(empty, one);
+    BOOST_TEST(move == zero->choose_move(empty, again));
+    first_moves.insert(move);
+  }
+  BOOST_TEST(first_moves.size() >= 8u);
 }
 
 BOOST_AUTO_TEST_CASE(agents_only_play_legal_moves) {

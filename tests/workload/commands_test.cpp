@@ -3,6 +3,8 @@
 #include <boost/test/unit_test.hpp>
 #include <simdjson.h>
 
+#include <set>
+
 #include "protocol/common/files.hpp"
 #include "protocol/common/time.hpp"
 #include "tests/workload/support.hpp"
@@ -52,6 +54,20 @@ void check_progress_lines(const std::string& out) {
   }
   BOOST_TEST(progress >= 2);
   BOOST_TEST(last == 1.0);
+}
+
+// A record of `games` holds exactly the fields POST /elo/matches accepts, all of them.
+void check_elo_fields(simdjson::dom::element game) {
+  static const std::set<std::string> allowed = {"game_id", "config_key", "a", "b", "score", "pair_id", "played_at"};
+  simdjson::dom::object object;
+  BOOST_REQUIRE(!game.get(object));
+  std::set<std::string> keys;
+  for (auto field : object) {
+    const std::string key(field.key);
+    BOOST_TEST(allowed.count(key) == 1u, "a game record holds the field " << key);
+    keys.insert(key);
+  }
+  BOOST_TEST(keys == allowed);
 }
 
 process_result expect_exit(const std::vector<std::string>& args, const temp_dir& dir, int code,
@@ -123,13 +139,19 @@ BOOST_AUTO_TEST_CASE(selfplay_train_match_end_to_end) {
   BOOST_REQUIRE(!r.root["games"].get(games));
   std::size_t index = 0;
   double a_points = 0;
+  std::string stem;
   for (auto g : games) {
+    check_elo_fields(g);
     std::string_view game_id, pair_id, a, b, key, played_at;
     std::int64_t score = -1;
     BOOST_TEST(!g["game_id"].get(game_id));
-    BOOST_TEST(game_id == concat({"9-", std::to_string(index)}));
+    // "<config_key>-<16 hex digits of the match>-<index>"
+    if (stem.empty()) stem = std::string(game_id.substr(0, game_id.rfind('-')));
+    BOOST_TEST(stem.rfind("hex8_2p-", 0) == 0u);
+    BOOST_TEST(stem.size() == std::string("hex8_2p-").size() + 16);
+    BOOST_TEST(game_id == concat({stem, "-", std::to_string(index)}));
     BOOST_TEST(!g["pair_id"].get(pair_id));
-    BOOST_TEST(pair_id == concat({"9-p", std::to_string(index / 2)}));
+    BOOST_TEST(pair_id == concat({stem, "-p", std::to_string(index / 2)}));
     BOOST_TEST(!g["a"].get(a));
     BOOST_TEST(a.rfind("model:hex8_2p-", 0) == 0u);  // the model's id, not its path
     BOOST_TEST(!g["b"].get(b));
@@ -147,6 +169,61 @@ BOOST_AUTO_TEST_CASE(selfplay_train_match_end_to_end) {
   }
   BOOST_TEST(index == 6u);
   BOOST_TEST(r.real("a_score") == a_points / 6);
+  // Per-game details beside the records: colour and length.
+  simdjson::dom::array details;
+  BOOST_REQUIRE(!r.root["details"].get(details));
+  index = 0;
+  for (auto d : details) {
+    std::string_view game_id, color;
+    std::uint64_t plies = 0;
+    BOOST_TEST(!d["game_id"].get(game_id));
+    BOOST_TEST(game_id == concat({stem, "-", std::to_string(index)}));
+    BOOST_TEST(!d["a_color"].get(color));
+    BOOST_TEST(color == (index % 2 == 0 ? "black" : "white"));
+    BOOST_TEST(!d["plies"].get(plies));
+    BOOST_TEST(plies >= 15u);  // 2n - 1 stones at least on hex8
+    ++index;
+  }
+  BOOST_TEST(index == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(match_ids_differ_between_matches_with_the_same_seed) {
+  temp_dir dir;
+  auto ids_of = [&](std::vector<std::string> args) {
+    auto r = run_workload(args, dir);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    result_doc doc(r.last_line());
+    simdjson::dom::array games;
+    BOOST_REQUIRE(!doc.root["games"].get(games));
+    std::set<std::string> ids;  // game ids and pair ids
+    for (auto g : games) {
+      check_elo_fields(g);
+      std::string_view id;
+      BOOST_REQUIRE(!g["game_id"].get(id));
+      BOOST_TEST(ids.emplace(id).second);
+      BOOST_REQUIRE(!g["pair_id"].get(id));
+      ids.emplace(id);
+    }
+    return ids;
+  };
+  const std::vector<std::string> base{"match", "--config-key", "hex5_2p", "--games", "4", "--seed", "3", "--a", "random"};
+  auto with = [&](std::initializer_list<std::string> more) {
+    auto args = base;
+    args.insert(args.end(), more);
+    return args;
+  };
+  const auto first = ids_of(with({"--b", "mcts:5"}));
+  BOOST_TEST(first == ids_of(with({"--b", "mcts:5"})));  // the same match, the same ids
+  BOOST_TEST(first.size() == 6u);  // 4 games, 2 pairs
+  const std::vector<std::set<std::string>> others = {
+      ids_of(with({"--b", "mcts:6"})),                       // another agent
+      ids_of(with({"--b", "mcts:5", "--b-name", "other"})),  // another player id
+      ids_of(with({"--b", "mcts:5", "--opening-moves", "1"})),
+  };
+  auto seen = first;
+  for (const auto& ids : others) {
+    for (const auto& id : ids) BOOST_TEST(seen.insert(id).second, id << " appears in two matches");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(result_goes_to_stdout_as_the_last_line_without_a_result_file) {
@@ -215,6 +292,58 @@ BOOST_AUTO_TEST_CASE(item_mode_runs_the_work_file_with_flag_overrides) {
   }
 }
 
+// The work file as the work queue writes it: the whole item, with a top-level config_key that
+// is "" when none was given (the default key then), and scheduler fields the workload ignores.
+std::string queue_item(const std::string& work_id, const std::string& config) {
+  return concat({R"({"work_id":")", work_id, R"(","work_type":"match","priority":0,"config":)", config,
+                 R"(,"config_key":"","depends_on":[],"status":"running","attempts":1,"max_attempts":3,)",
+                 R"("lease_s":30,"timeout_s":600,"claimed_by":"node-1","claim_token":"t-1",)",
+                 R"("created_at_ms":1,"claimed_at_ms":2,"started_at_ms":3,"finished_at_ms":null,)",
+                 R"("updated_at_ms":3,"progress":{"fraction":0,"message":""},"result":null,"error":null,)",
+                 R"("campaign_id":null})"});
+}
+
+BOOST_AUTO_TEST_CASE(item_mode_takes_the_queue_item_json_and_an_empty_config_key) {
+  temp_dir dir;
+  auto run = [&](const std::string& work_id, const std::string& config) {
+    const auto file = dir / concat({work_id, ".json"});
+    p2p::files::write_atomic(file, queue_item(work_id, config));
+    auto r = run_workload({"item"}, dir, {{"P2P_WORK_FILE", file.string()}, {"P2P_WORK_DIR", dir.path().string()}});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, work_id << ": " << r.err);
+    return r.last_line();
+  };
+  const std::string config = R"({"a":"random","b":"mcts:5","games":2,"seed":5})";
+  const auto first = run("q-1", config);
+  std::vector<std::string> first_ids;
+  {
+    result_doc r(first);
+    BOOST_TEST(r.text("config_key") == "hex8_2p");
+    BOOST_TEST(r.whole("games_played") == 2u);
+    simdjson::dom::array games;
+    BOOST_REQUIRE(!r.root["games"].get(games));
+    for (auto g : games) {
+      check_elo_fields(g);
+      std::string_view id;
+      BOOST_REQUIRE(!g["game_id"].get(id));
+      BOOST_TEST(id.rfind("hex8_2p-", 0) == 0u);
+      first_ids.emplace_back(id);
+    }
+  }
+  BOOST_REQUIRE(first_ids.size() == 2u);
+  // The same item again (a retried attempt): the same ids. Another item with the same seed:
+  // the same games, but other ids.
+  BOOST_TEST(run("q-1", config).find(concat({"\"game_id\":\"", first_ids[1], "\""})) != std::string::npos);
+  const auto other = run("q-2", config);
+  for (const auto& id : first_ids) BOOST_TEST(other.find(id) == std::string::npos, id);
+  // An empty config_key inside config leaves the top-level one in force.
+  const auto file = dir / "q-3.json";
+  p2p::files::write_atomic(file, R"({"work_id":"q-3","work_type":"match","config_key":"hex5_2p",)"
+                                 R"("config":{"config_key":"","a":"random","b":"mcts:5","games":2}})");
+  auto r = run_workload({"item"}, dir, {{"P2P_WORK_FILE", file.string()}, {"P2P_WORK_DIR", dir.path().string()}});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  BOOST_TEST(result_doc(r.last_line()).text("config_key") == "hex5_2p");
+}
+
 BOOST_AUTO_TEST_CASE(bad_usage_and_failures_exit_non_zero_with_a_message) {
   temp_dir dir;
   expect_exit({"fly"}, dir, 2, "unknown command 'fly'");
@@ -230,7 +359,10 @@ BOOST_AUTO_TEST_CASE(bad_usage_and_failures_exit_non_zero_with_a_message) {
   expect_exit({"selfplay", "--agent", "mcts:10", "--out", (dir / "g").string(), "--config-key", "go19"}, dir, 2,
               "config key 'go19'");
   expect_exit({"selfplay", "--agent", "mcts:10", "--out", (dir / "g").string(), "--opening-moves", "30"}, dir, 2,
-              "opening moves must be from 0 to 14");
+              "--opening-moves: opening moves must be from 0 to 14");
+  expect_exit({"selfplay", "--agent", "mcts:200001", "--out", (dir / "g").string()}, dir, 2,
+              "playouts '200001' is above the limit of 200000 per move");
+  expect_exit({"train", "--data", "d", "--out", "m", "--l2", "-1"}, dir, 2, "--l2 must not be negative");
   expect_exit({"match", "--a", "random", "--b", "heuristic:1,2"}, dir, 2, "heuristic needs 7 weights, got 2");
   expect_exit({"match", "--a", "random", "--b", "random"}, dir, 2, "give --a-name and --b-name");
   expect_exit({"match", "--a", "random"}, dir, 2, "--b is required");
@@ -248,17 +380,38 @@ BOOST_AUTO_TEST_CASE(bad_usage_and_failures_exit_non_zero_with_a_message) {
   expect_exit({"match", "--a", concat({"model:", (dir / "absent.txt").string()}), "--b", "random"}, dir, 1,
               "cannot be read");
 
-  // Item mode without or with a bad work item.
+  // Item mode: a bad command line is usage (exit 2); a work item that cannot run, malformed or
+  // with a bad config value, fails the work (exit 1), its messages naming the config key.
   expect_exit({"item"}, dir, 2, "P2P_WORK_FILE is not set");
-  p2p::files::write_atomic(dir / "item.json", R"({"work_id":"x","work_type":"tournament","config":{}})");
-  expect_exit({"item"}, dir, 2, "work type 'tournament' is not one this workload runs",
-              {{"P2P_WORK_FILE", (dir / "item.json").string()}});
-  p2p::files::write_atomic(dir / "item2.json", R"({"work_id":"x","work_type":"selfplay","config":{"agent":"mcts:5"}})");
-  expect_exit({"item", "--a", "random"}, dir, 2, "--a does not apply to work type selfplay",
-              {{"P2P_WORK_FILE", (dir / "item2.json").string()}, {"P2P_WORK_DIR", dir.path().string()}});
-  p2p::files::write_atomic(dir / "item3.json", R"({"work_id":"x","work_type":"selfplay","config":{"agent":"mcts"}})");
-  expect_exit({"item"}, dir, 2, "mcts needs a playout count",
-              {{"P2P_WORK_FILE", (dir / "item3.json").string()}, {"P2P_WORK_DIR", dir.path().string()}});
+  auto item_env = [&](const std::string& name, const std::string& json) {
+    p2p::files::write_atomic(dir / name, json);
+    return std::map<std::string, std::string>{{"P2P_WORK_FILE", (dir / name).string()},
+                                              {"P2P_WORK_DIR", dir.path().string()}};
+  };
+  const auto selfplay_env = item_env("item2.json", R"({"work_id":"x","work_type":"selfplay","config":{"agent":"mcts:5"}})");
+  expect_exit({"item", "--a", "random"}, dir, 2, "--a does not apply to work type selfplay", selfplay_env);
+  expect_exit({"item", "--games", "0"}, dir, 2, "--games '0' is not a whole number from 1", selfplay_env);
+  expect_exit({"item"}, dir, 1, "work type 'tournament' is not one this workload runs",
+              item_env("item.json", R"({"work_id":"x","work_type":"tournament","config":{}})"));
+  expect_exit({"item"}, dir, 1, "is not a JSON object", item_env("bad.json", R"({"work_id":"x",)"));
+  expect_exit({"item"}, dir, 1, "the work item's config is not a JSON object",
+              item_env("bad2.json", R"({"work_id":"x","work_type":"selfplay","config":[1]})"));
+  expect_exit({"item"}, dir, 1, "config.agent: agent spec 'mcts': mcts needs a playout count",
+              item_env("item3.json", R"({"work_id":"x","work_type":"selfplay","config":{"agent":"mcts"}})"));
+  expect_exit({"item"}, dir, 1, "config.games '0' is not a whole number from 1",
+              item_env("item4.json", R"({"work_id":"x","work_type":"selfplay","config":{"agent":"mcts:5","games":0}})"));
+  expect_exit({"item"}, dir, 1, "config.agent is required",
+              item_env("item5.json", R"({"work_id":"x","work_type":"selfplay","config":{"games":2}})"));
+  expect_exit({"item"}, dir, 1, "config.learning_rate must be positive",
+              item_env("item6.json", R"({"work_id":"x","work_type":"training","config":{"data":"d","learning_rate":0}})"));
+  expect_exit({"item"}, dir, 1, "config.opening_moves: opening moves must be from 0 to 14",
+              item_env("item7.json", R"({"work_id":"x","work_type":"match","config":{"a":"random","b":"mcts:5","opening_moves":"20"}})"));
+  expect_exit({"item"}, dir, 1, "config.config_key: config key 'go19'",
+              item_env("item8.json", R"({"work_id":"x","work_type":"match","config_key":"go19","config":{"a":"random","b":"mcts:5"}})"));
+  expect_exit({"item"}, dir, 1, "give config.a_name and config.b_name",
+              item_env("item9.json", R"({"work_id":"x","work_type":"match","config":{"a":"random","b":"random"}})"));
+  expect_exit({"item"}, dir, 1, "config.games must be a string or a number",
+              item_env("item10.json", R"({"work_id":"x","work_type":"selfplay","config":{"agent":"mcts:5","games":{"n":2}}})"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -82,7 +82,8 @@ BOOST_AUTO_TEST_CASE(commands_repeat_byte_for_byte) {
                                  "--games", "6", "--seed", "77"};
   const auto match_a = run(match), match_b = run(match);
   BOOST_TEST(without_times(match_a) == without_times(match_b));
-  BOOST_TEST(match_a.find("\"game_id\":\"77-5\"") != std::string::npos);
+  BOOST_TEST(match_a.find("\"game_id\":\"hex6_2p-") != std::string::npos);
+  BOOST_TEST(match_a.find("-5\",\"config_key\"") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
