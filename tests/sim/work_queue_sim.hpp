@@ -34,6 +34,7 @@
 
 #include "actors/work_queue/lease_tracker.hpp"
 #include "actors/work_queue/work_queue.hpp"
+#include "tests/sim/sim_env.hpp"
 
 namespace p2p::work_sim {
 
@@ -41,17 +42,8 @@ using work::time_ms;
 
 // ---- environment: SIM_SCHEDULES scales the number of schedules, SIM_SEED replays one ------------
 
-inline int schedule_count(int fallback) {
-  const char* env = std::getenv("SIM_SCHEDULES");
-  return env ? std::max(1, std::atoi(env)) : fallback;
-}
-// The seeds to run: SIM_SEED alone when set (to replay a failure), else 1..n.
-inline std::vector<std::uint64_t> seeds_to_run(int n) {
-  if (const char* env = std::getenv("SIM_SEED")) return {std::strtoull(env, nullptr, 10)};
-  std::vector<std::uint64_t> out;
-  for (int i = 1; i <= n; ++i) out.push_back(static_cast<std::uint64_t>(i));
-  return out;
-}
+using sim::schedule_count;
+using sim::seeds_to_run;
 // SIM_VERBOSE=1 narrates a replayed schedule on stderr.
 inline int verbosity() {
   const char* env = std::getenv("SIM_VERBOSE");
