@@ -17,17 +17,17 @@ namespace {
 bool oracle_connects(const std::vector<stone>& stones, int n, stone colour) {
   static constexpr int dr[6] = {-1, -1, 0, 0, 1, 1}, dc[6] = {0, 1, -1, 1, -1, 0};
   std::vector<bool> seen(stones.size(), false);
-  std::vector<int> todo;
+  std::vector<int> frontier;
   for (int i = 0; i < n; ++i) {
     const int cell = colour == stone::black ? i : i * n;  // top row or left column
     if (stones[static_cast<std::size_t>(cell)] == colour) {
       seen[static_cast<std::size_t>(cell)] = true;
-      todo.push_back(cell);
+      frontier.push_back(cell);
     }
   }
-  while (!todo.empty()) {
-    const int cell = todo.back();
-    todo.pop_back();
+  while (!frontier.empty()) {
+    const int cell = frontier.back();
+    frontier.pop_back();
     const int r = cell / n, c = cell % n;
     if ((colour == stone::black && r == n - 1) || (colour == stone::white && c == n - 1)) return true;
     for (int k = 0; k < 6; ++k) {
@@ -36,7 +36,7 @@ bool oracle_connects(const std::vector<stone>& stones, int n, stone colour) {
       const int next = nr * n + nc;
       if (stones[static_cast<std::size_t>(next)] == colour && !seen[static_cast<std::size_t>(next)]) {
         seen[static_cast<std::size_t>(next)] = true;
-        todo.push_back(next);
+        frontier.push_back(next);
       }
     }
   }
