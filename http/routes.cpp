@@ -282,6 +282,133 @@ const field_spec elo_status_reply[] = {
     {"sync", ft::object, true, "rounds, rows_received, rows_sent"},
 };
 
+constexpr std::array<std::string_view, 7> work_statuses{"pending",   "claimed", "running", "completed",
+                                                         "failed",    "timed_out", "cancelled"};
+const field_spec work_item_spec[] = {
+    {"work_type", ft::string, true, "what runs it: a type runners offer (selfplay, training, match, ...)"},
+    {"priority", ft::integer, false, "0 to 100, higher first (default 50)", {}, 0.0, 100.0},
+    {"config", ft::object, false,
+     "the item's configuration, at most 64 KiB (413 beyond); reserved keys: config_key (or board_type and "
+     "num_players), target_node, exclude_nodes, requires {labels, gpu, min_memory_gb}"},
+    {"depends_on", ft::array, false, "work ids (or \"#n\": the n-th item of this add) that must complete first"},
+    {"max_attempts", ft::integer, false, "attempts before the item fails for good (default 3)", {}, 1.0, 100.0},
+    {"lease_s", ft::integer, false, "seconds a claim lives without a heartbeat (default 60)", {}, 1.0, 86400.0},
+    {"timeout_s", ft::integer, false, "runtime limit from the start, in seconds; 0 for none (default)", {}, 0.0,
+     31536000.0},
+    {"campaign_id", ft::string, false, "the campaign the item belongs to"},
+};
+const field_spec work_add_request[] = {
+    {"work_type", ft::string, false, "one item: what runs it (give one item's fields, or items)"},
+    {"priority", ft::integer, false, "one item: 0 to 100, higher first (default 50)", {}, 0.0, 100.0},
+    {"config", ft::object, false, "one item: its configuration, at most 64 KiB (413 beyond)"},
+    {"depends_on", ft::array, false, "one item: work ids that must complete first"},
+    {"max_attempts", ft::integer, false, "one item: attempts before it fails for good (default 3)", {}, 1.0, 100.0},
+    {"lease_s", ft::integer, false, "one item: seconds a claim lives without a heartbeat (default 60)", {}, 1.0,
+     86400.0},
+    {"timeout_s", ft::integer, false, "one item: runtime limit in seconds; 0 for none", {}, 0.0, 31536000.0},
+    {"campaign_id", ft::string, false, "one item: the campaign it belongs to"},
+    {"items", ft::array, false, "several items, added all or none (at most 1000)", work_item_spec},
+    {"idempotency_key", ft::string, false, "a repeat with the same key and body replays the first answer for 24 h"},
+};
+const field_spec work_add_reply[] = {
+    {"work_ids", ft::array, true, "the new items' ids, in the order given"},
+    {"replayed", ft::boolean, true, "the first answer to this idempotency key, again"},
+};
+const field_spec work_item_fields[] = {
+    {"work_id", ft::string, true, "the item's id"},
+    {"work_type", ft::string, true, "what runs it"},
+    {"priority", ft::integer, true, "0 to 100"},
+    {"config", ft::object, true, "its configuration"},
+    {"config_key", ft::string, false, "from config (null when none)"},
+    {"depends_on", ft::array, true, "work ids that must complete first"},
+    {"status", ft::string, true, "pending, claimed, running, completed, failed, timed_out or cancelled"},
+    {"attempts", ft::integer, true, "claims so far"},
+    {"max_attempts", ft::integer, true, "attempts before it fails for good"},
+    {"lease_s", ft::integer, true, "seconds a claim lives without a heartbeat"},
+    {"timeout_s", ft::integer, true, "runtime limit (0: none)"},
+    {"claimed_by", ft::string, false, "the node holding (or that last held) the claim"},
+    {"claim_token", ft::string, false, "the latest claim's token, \"<term>.<log index>\""},
+    {"created_at", ft::string, true, "RFC 3339"},
+    {"claimed_at", ft::string, false, "RFC 3339 (null before a claim)"},
+    {"started_at", ft::string, false, "RFC 3339 (null before the start)"},
+    {"finished_at", ft::string, false, "RFC 3339 (null while unfinished)"},
+    {"updated_at", ft::string, true, "RFC 3339"},
+    {"progress", ft::object, true, "fraction (0..1) and message, as the worker last reported"},
+    {"result", ft::object, false, "what the worker returned (null before completion)"},
+    {"error", ft::string, false, "why it failed or was cancelled"},
+    {"campaign_id", ft::string, false, "the campaign it belongs to"},
+};
+const field_spec work_claim_request[] = {
+    {"node_id", ft::string, true, "the claiming node; its gossiped labels and resources meet items' requires"},
+    {"work_types", ft::array, false, "the types it runs (default: the node's gossiped work types)"},
+    {"max_items", ft::integer, false, "items to claim at most (default 1)", {}, 1.0, 100.0},
+    {"wait_s", ft::number, false, "long poll: wait up to this long for work (default 0: answer at once)", {}, 0.0,
+     60.0},
+    {"request_id", ft::string, false, "a repeat with the same id replays the answer that handed items out"},
+};
+const field_spec work_claim_reply[] = {
+    {"status", ft::string, true, "claimed, or no_work"},
+    {"items", ft::array, false, "claimed: the items now held, each with its claim_token", work_item_fields},
+};
+const field_spec work_claim_fields[] = {
+    {"work_id", ft::string, true, "the item"},
+    {"claim_token", ft::string, true, "the claim's token, from the claim"},
+};
+const field_spec work_heartbeat_request[] = {
+    {"work_id", ft::string, true, "the item"},
+    {"claim_token", ft::string, true, "the claim's token"},
+    {"progress", ft::number, false, "fraction done, 0 to 1", {}, 0.0, 1.0},
+    {"message", ft::string, false, "what the worker is doing"},
+};
+const field_spec work_complete_request[] = {
+    {"work_id", ft::string, true, "the item"},
+    {"claim_token", ft::string, true, "the claim's token"},
+    {"result", ft::object, false, "what the work produced, at most 64 KiB (413 beyond; larger outputs are artifacts)"},
+};
+const field_spec work_fail_request[] = {
+    {"work_id", ft::string, true, "the item"},
+    {"claim_token", ft::string, true, "the claim's token"},
+    {"error", ft::string, false, "why it failed"},
+    {"retryable", ft::boolean, false, "retry while attempts remain (default true)"},
+};
+const field_spec work_cancel_request[] = {
+    {"work_id", ft::string, true, "the item; pending items depending on it are cancelled too"},
+    {"reason", ft::string, false, "why (default \"cancelled\")"},
+};
+const field_spec work_status_reply[] = {
+    {"status", ft::string, true,
+     "running (start, heartbeat), completed, duplicate (complete again with the same token), pending (a failure "
+     "to be retried), failed, cancelled"},
+};
+const field_spec work_status_query[] = {
+    {"work_id", ft::string, true, "the item"},
+    {"stale", ft::boolean, false, "1: answer from this node's state without asking the leader"},
+};
+const field_spec work_item_reply[] = {
+    {"work_id", ft::string, true, "the item's id"},
+    {"work_type", ft::string, true, "what runs it"},
+    {"status", ft::string, true, "pending, claimed, running, completed, failed, timed_out or cancelled"},
+    {"attempts", ft::integer, true, "claims so far"},
+    {"created_at", ft::string, true, "RFC 3339"},
+    {"archived", ft::boolean, true, "read from this node's archive (past retention)"},
+};
+const field_spec work_list_query[] = {
+    {"status", ft::string, false, "only items in this status", {}, {}, {}, work_statuses},
+    {"work_type", ft::string, false, "only items of this type"},
+    {"claimed_by", ft::string, false, "only items claimed by this node"},
+    {"limit", ft::integer, false, "items per page, 1 to 1000 (default 100)", {}, 1.0, 1000.0},
+    {"cursor", ft::string, false, "next_cursor of the previous page"},
+    {"archived", ft::boolean, false, "1: list this node's archive of items past retention"},
+    {"stale", ft::boolean, false, "1: answer from this node's state without asking the leader"},
+};
+const field_spec work_list_reply[] = {
+    {"items", ft::array, true, "the page, in creation order", work_item_fields},
+    {"next_cursor", ft::string, false, "pass as cursor for the next page (null at the end)"},
+    {"counts", ft::object, true, "by_status (every status) and by_type (type -> status -> count) over all items"},
+    {"total", ft::integer, true, "items held (in the queue, or in the archive)"},
+    {"archived", ft::boolean, true, "the page comes from this node's archive"},
+};
+
 const route table[] = {
     {"admin.health", verb::get, "/admin/health", "admin", auth_kind::open, placement::local, false,
      "Liveness of this node; 503 while draining", body_kind::none, {}, {}, reply_kind::json, 200,
@@ -345,6 +472,33 @@ const route table[] = {
     {"elo.status", verb::get, "/elo/status", "elo", auth_kind::token, placement::local, false,
      "This node's match store: games, conflicts, config keys, marks, sync counters", body_kind::none, {}, {},
      reply_kind::json, 200, elo_status_reply},
+    {"work_queue.add", verb::post, "/work/add", "work_queue", auth_kind::token, placement::leader_write, false,
+     "Queue one item or several (all or none); 429 when the queue is full", body_kind::json, work_add_request, {},
+     reply_kind::json, 201, work_add_reply},
+    {"work_queue.claim", verb::post, "/work/claim", "work_queue", auth_kind::token, placement::leader_write, false,
+     "Claim matching pending items (long poll with wait_s); each comes with its claim_token", body_kind::json,
+     work_claim_request, {}, reply_kind::json, 200, work_claim_reply, 60},
+    {"work_queue.start", verb::post, "/work/start", "work_queue", auth_kind::token, placement::leader_write, false,
+     "A claimed item starts running", body_kind::json, work_claim_fields, {}, reply_kind::json, 200,
+     work_status_reply},
+    {"work_queue.heartbeat", verb::post, "/work/heartbeat", "work_queue", auth_kind::token, placement::leader_write, false,
+     "Renew a claim's lease, with progress; 409 once the claim is gone (details.cancel when cancelled)",
+     body_kind::json, work_heartbeat_request, {}, reply_kind::json, 200, work_status_reply},
+    {"work_queue.complete", verb::post, "/work/complete", "work_queue", auth_kind::token, placement::leader_write, false,
+     "Finish a claimed item with its result; again with the same token answers duplicate", body_kind::json,
+     work_complete_request, {}, reply_kind::json, 200, work_status_reply},
+    {"work_queue.fail", verb::post, "/work/fail", "work_queue", auth_kind::token, placement::leader_write, false,
+     "A claimed item failed: retried while attempts remain and it is retryable", body_kind::json, work_fail_request,
+     {}, reply_kind::json, 200, work_status_reply},
+    {"work_queue.cancel", verb::post, "/work/cancel", "work_queue", auth_kind::token, placement::leader_write, false,
+     "Cancel an unfinished item (and pending items that depend on it)", body_kind::json, work_cancel_request, {},
+     reply_kind::json, 200, work_status_reply},
+    {"work_queue.status", verb::get, "/work/status", "work_queue", auth_kind::token, placement::leader_read, false,
+     "One item, from the queue or this node's archive", body_kind::none, {}, work_status_query, reply_kind::json,
+     200, work_item_reply},
+    {"work_queue.list", verb::get, "/work/list", "work_queue", auth_kind::token, placement::leader_read, false,
+     "Items by status, type and claimant, a page at a time, with counts by status and type", body_kind::none, {},
+     work_list_query, reply_kind::json, 200, work_list_reply},
     {"events.stream", verb::get, "/events", "events", auth_kind::token, placement::local, false,
      "Server-sent events: id is this node's sequence, event the type, data the envelope; "
      "Last-Event-ID resumes, a too-old id gets event: reset",

@@ -40,6 +40,9 @@ struct route {
   reply_kind reply;
   unsigned success_status;
   std::span<const field_spec> response_fields;
+  // A long poll (work claims with wait_s) may be answered this many seconds after the usual
+  // request timeout.
+  unsigned long_poll_s = 0;
 };
 
 std::span<const route> route_table();

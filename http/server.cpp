@@ -136,7 +136,7 @@ struct server::impl {
     auto initiation = [this, index, &r, &req, body, ex](auto handler) {
       using handler_t = decltype(handler);
       auto held = std::make_shared<handler_t>(std::move(handler));
-      auto timer = std::make_shared<asio::steady_timer>(ex, opts.request_timeout);
+      auto timer = std::make_shared<asio::steady_timer>(ex, opts.request_timeout + std::chrono::seconds(r.long_poll_s));
       auto slot = std::make_shared<reply_slot>();
       slot->resume = [held, timer, ex](response res) {
         asio::post(ex, [held, timer, res = std::move(res)]() mutable {

@@ -10,6 +10,7 @@
 #include "protocol/messages/introspection.hpp"
 #include "protocol/messages/membership.hpp"
 #include "protocol/messages/raft.hpp"
+#include "protocol/messages/work.hpp"
 
 namespace p2p {
 
@@ -99,7 +100,32 @@ void register_messages(caf::actor_system_config& cfg) {
       .add_message_type<msg::elo_sync_reply>("p2p.elo_sync_reply")
       .add_message_type<msg::elo_status_request>("p2p.elo_status_request")
       .add_message_type<msg::elo_key_status>("p2p.elo_key_status")
-      .add_message_type<msg::elo_status_reply>("p2p.elo_status_reply");
+      .add_message_type<msg::elo_status_reply>("p2p.elo_status_reply")
+      .add_message_type<msg::replicated_event>("p2p.replicated_event")
+      .add_message_type<work::item>("p2p.work_item")
+      .add_message_type<work::new_item>("p2p.work_new_item")
+      .add_message_type<work::claim_info>("p2p.work_claim_info")
+      .add_message_type<msg::work_add_request>("p2p.work_add_request")
+      .add_message_type<msg::work_claim_request>("p2p.work_claim_request")
+      .add_message_type<msg::work_start_request>("p2p.work_start_request")
+      .add_message_type<msg::work_heartbeat_request>("p2p.work_heartbeat_request")
+      .add_message_type<msg::work_complete_request>("p2p.work_complete_request")
+      .add_message_type<msg::work_fail_request>("p2p.work_fail_request")
+      .add_message_type<msg::work_cancel_request>("p2p.work_cancel_request")
+      .add_message_type<msg::work_command_reply>("p2p.work_command_reply")
+      .add_message_type<msg::work_status_request>("p2p.work_status_request")
+      .add_message_type<msg::work_item_reply>("p2p.work_item_reply")
+      .add_message_type<msg::work_count>("p2p.work_count")
+      .add_message_type<msg::work_list_request>("p2p.work_list_request")
+      .add_message_type<msg::work_list_reply>("p2p.work_list_reply")
+      .add_message_type<msg::work_query>("p2p.work_query")
+      .add_message_type<msg::work_query_reply>("p2p.work_query_reply")
+      .add_message_type<msg::work_applied>("p2p.work_applied")
+      .add_message_type<msg::work_leadership>("p2p.work_leadership")
+      .add_message_type<msg::work_overview_request>("p2p.work_overview_request")
+      .add_message_type<msg::work_overview_reply>("p2p.work_overview_reply")
+      .add_message_type<msg::work_metrics_request>("p2p.work_metrics_request")
+      .add_message_type<msg::work_metrics_reply>("p2p.work_metrics_reply");
 }
 
 }  // namespace p2p

@@ -12,6 +12,7 @@
 #include "protocol/messages/events.hpp"
 #include "protocol/messages/membership.hpp"
 #include "protocol/messages/raft.hpp"
+#include "protocol/messages/work.hpp"
 
 namespace p2p {
 namespace {
@@ -234,7 +235,15 @@ caf::behavior admin_actor(caf::stateful_actor<admin_state>* self, admin_context 
                                 "Raft messages refused as coming from another cluster.");
                    prom::sample(t, "p2p_raft_refused_messages_total", "", std::to_string(r->refused_messages));
                  }
-                 rp.deliver(msg::metrics_reply{std::move(t)});
+                 // The work queue's depth and claim latency, from the work_queue actor.
+                 auto work = entry_named(entries, "work_queue");
+                 if (!work) {
+                   rp.deliver(msg::metrics_reply{std::move(t)});
+                   return;
+                 }
+                 self->request(work, ask_timeout, msg::work_metrics_request{})
+                     .then([rp, t](msg::work_metrics_reply& w) mutable { rp.deliver(msg::metrics_reply{t + w.text}); },
+                           [rp, t](caf::error&) mutable { rp.deliver(msg::metrics_reply{t}); });
                });
         return rp;
       });

@@ -10,6 +10,7 @@
 #include <simdjson.h>
 
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -33,6 +34,8 @@
 #include "protocol/messages/elo_codec.hpp"
 #include "protocol/messages/raft.hpp"
 #include "protocol/messages/raft_codec.hpp"
+#include "protocol/messages/work.hpp"
+#include "protocol/messages/work_codec.hpp"
 #include "protocol/registry.hpp"
 
 namespace p2p::console {
@@ -126,7 +129,7 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 }
 
 const char* const command_names[] = {"actors", "inspect", "health", "members", "raft", "leader",
-                                     "elo", "events", "send", "help", "quit"};
+                                     "elo", "work", "events", "send", "help", "quit"};
 
 const char* help_text =
     "commands:\n"
@@ -137,6 +140,7 @@ const char* help_text =
     "  raft                        this node's Raft state, and each follower's progress\n"
     "  leader                      the Raft leader and term this node knows\n"
     "  elo [CONFIG_KEY [elo]]      the match store; with a key, its ratings (bayes, or classic elo)\n"
+    "  work [RECENT]               the work queue: counts by status and type, the newest items (10)\n"
     "  events tail [TYPES]         live events (comma-separated types), until Ctrl-C\n"
     "  send ACTOR COMMAND [ARGS]   run a command the actor declares safe (see inspect)\n"
     "  help                        this text\n"
@@ -163,6 +167,7 @@ class session {
     if (cmd == "elo" && words.size() == 1) return elo_status();
     if (cmd == "elo" && (words.size() == 2 || (words.size() == 3 && (words[2] == "elo" || words[2] == "bayes"))))
       return elo_rankings(words[1], words.size() == 3 ? words[2] : "bayes");
+    if (cmd == "work" && words.size() <= 2) return work(words.size() == 2 ? words[1] : "10");
     if (cmd == "events" && words.size() >= 2 && words.size() <= 3 && words[1] == "tail")
       return tail(words.size() == 3 ? words[2] : "");
     if (cmd == "send" && words.size() >= 3)
@@ -420,6 +425,42 @@ class session {
                       std::to_string(p.wins) + "/" + std::to_string(p.draws) + "/" + std::to_string(p.losses),
                       fixed(100 * p.score) + "%"});
     print_table(rows);
+    return exit_ok;
+  }
+
+  int work(const std::string& recent_text) {
+    std::uint32_t recent = 0;
+    auto [end, ec] = std::from_chars(recent_text.data(), recent_text.data() + recent_text.size(), recent);
+    if (ec != std::errc() || end != recent_text.data() + recent_text.size() || recent < 1 || recent > 1000)
+      return fail("usage: work [RECENT] (1 to 1000 items)", exit_usage);
+    auto queue = find("work_queue");
+    if (!queue) return exit_command_failed;
+    auto r = ask<msg::work_overview_reply>(*queue, msg::work_overview_request{recent});
+    if (!r) return fail("no work queue answer: " + last_error_);
+    if (opts_.json) {
+      std::cout << codec::encode(*r) << "\n";
+      return exit_ok;
+    }
+    std::vector<std::vector<std::string>> counts{{"STATUS", "ITEMS"}};
+    for (const auto& c : r->by_status) counts.push_back({c.status, std::to_string(c.count)});
+    counts.push_back({"total", std::to_string(r->total)});
+    counts.push_back({"archived", std::to_string(r->archived)});
+    print_table(counts);
+    if (!r->by_type.empty()) {
+      std::cout << "\n";
+      std::vector<std::vector<std::string>> types{{"WORK_TYPE", "STATUS", "ITEMS"}};
+      for (const auto& c : r->by_type) types.push_back({c.work_type, c.status, std::to_string(c.count)});
+      print_table(types);
+    }
+    if (!r->recent.empty()) {
+      std::cout << "\n";
+      std::vector<std::vector<std::string>> items{{"WORK_ID", "TYPE", "STATUS", "ATTEMPTS", "CLAIMED_BY", "UPDATED"}};
+      for (const auto& x : r->recent)
+        items.push_back({x.work_id, x.work_type, std::string(work::status_name(x.state)),
+                         std::to_string(x.attempts) + "/" + std::to_string(x.max_attempts),
+                         x.claimed_by.empty() ? "-" : x.claimed_by, codec::format_work_time(x.updated_at)});
+      print_table(items);
+    }
     return exit_ok;
   }
 

@@ -7,6 +7,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string_view>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -30,8 +33,15 @@ struct events_state {
   std::unique_ptr<event_log> log;
   std::vector<subscriber> subscribers;
   std::uint64_t published = 0;
+  // The newest replicated event recorded, as (log index, n) of "r:<index>:<n>": entries apply in
+  // log order, so one at or below it was recorded before (an entry applied again after a restart).
+  std::pair<std::uint64_t, std::uint64_t> replicated_mark{0, 0};
+  std::uint64_t replicated_duplicates = 0;
   static inline const char* name = "events";
 };
+
+// (log index, n) of a replicated event id "r:<index>:<n>"; nullopt for any other id.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> replicated_position(std::string_view event_id);
 
 caf::behavior events_actor(caf::stateful_actor<events_state>* self, events_config config);
 

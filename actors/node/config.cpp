@@ -121,6 +121,10 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
        "none)")
       ("label", po::value(&labels)->composing(),
        "KEY=VALUE published with this node for work requirements; repeatable")
+      ("work-retention", po::value(&cfg.work_retention_s)->default_value(24 * 3600),
+       "seconds finished work items stay in the replicated queue before moving to the local archive")
+      ("work-max-active", po::value(&cfg.work_max_active)->default_value(10000),
+       "unfinished work items the queue holds before adds get 429 backpressure (the same on every voter)")
       ("tls-cert", po::value(&tls_cert), "this node's certificate (PEM) for mutual TLS")
       ("tls-key", po::value(&tls_key), "this node's private key (PEM)")
       ("tls-ca", po::value(&tls_ca), "the cluster CA certificate (PEM)")
@@ -201,6 +205,8 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
     if (!raft::timing_named(cfg.raft_profile))
       throw usage_error("--raft-profile must be test, lan or wan, got '" + cfg.raft_profile + "'");
     if (cfg.raft_snapshot_every == 0) throw usage_error("--raft-snapshot-every must be at least 1");
+    if (!(cfg.work_retention_s >= 1)) throw usage_error("--work-retention must be at least 1 second");
+    if (cfg.work_max_active == 0) throw usage_error("--work-max-active must be at least 1");
     if (!work_types.empty()) {
       cfg.work_types = split_list(work_types);
       if (cfg.work_types == std::vector<std::string>{"none"}) cfg.work_types.clear();

@@ -37,6 +37,8 @@ struct node_config {
   std::uint64_t raft_snapshot_every = 10000;
   std::vector<std::string> work_types{"selfplay", "training", "match"};
   std::map<std::string, std::string> labels;
+  double work_retention_s = 24 * 3600;  // terminal work items older leave the log for the archive
+  std::uint64_t work_max_active = 10000;  // unfinished items beyond which adds get 429
   std::filesystem::path tls_cert, tls_key, tls_ca;
   bool insecure_cluster = false;
   bool enable_protocol_routes = false;

@@ -18,6 +18,7 @@
 #include "protocol/messages/events_codec.hpp"
 #include "protocol/messages/membership_codec.hpp"
 #include "protocol/messages/raft_codec.hpp"
+#include "protocol/messages/work_codec.hpp"
 
 namespace p2p {
 
@@ -291,6 +292,60 @@ front_dispatcher::front_dispatcher(caf::actor_system& system, caf::actor directo
                           json_encoder())),
       add("elo.status", ask<msg::elo_status_request, msg::elo_status_reply>(
                             front_, "elo", no_body<msg::elo_status_request>(), json_encoder())),
+      add("work_queue.add", ask<msg::work_add_request, msg::work_command_reply>(
+                          front_, "work_queue",
+                          [](const http::request&, const simdjson::dom::element* body) {
+                            return codec::decode_work_add(body);
+                          },
+                          json_encoder())),
+      add("work_queue.claim", ask<msg::work_claim_request, msg::work_command_reply>(
+                            front_, "work_queue",
+                            [](const http::request&, const simdjson::dom::element* body) {
+                              return codec::decode_work_claim(body);
+                            },
+                            json_encoder())),
+      add("work_queue.start", ask<msg::work_start_request, msg::work_command_reply>(
+                            front_, "work_queue",
+                            [](const http::request&, const simdjson::dom::element* body) {
+                              return codec::decode_work_start(body);
+                            },
+                            json_encoder())),
+      add("work_queue.heartbeat", ask<msg::work_heartbeat_request, msg::work_command_reply>(
+                                front_, "work_queue",
+                                [](const http::request&, const simdjson::dom::element* body) {
+                                  return codec::decode_work_heartbeat(body);
+                                },
+                                json_encoder())),
+      add("work_queue.complete", ask<msg::work_complete_request, msg::work_command_reply>(
+                               front_, "work_queue",
+                               [](const http::request&, const simdjson::dom::element* body) {
+                                 return codec::decode_work_complete(body);
+                               },
+                               json_encoder())),
+      add("work_queue.fail", ask<msg::work_fail_request, msg::work_command_reply>(
+                           front_, "work_queue",
+                           [](const http::request&, const simdjson::dom::element* body) {
+                             return codec::decode_work_fail(body);
+                           },
+                           json_encoder())),
+      add("work_queue.cancel", ask<msg::work_cancel_request, msg::work_command_reply>(
+                             front_, "work_queue",
+                             [](const http::request&, const simdjson::dom::element* body) {
+                               return codec::decode_work_cancel(body);
+                             },
+                             json_encoder())),
+      add("work_queue.status", ask<msg::work_status_request, msg::work_item_reply>(
+                             front_, "work_queue",
+                             [](const http::request& req, const simdjson::dom::element*) {
+                               return codec::decode_work_status(req.query);
+                             },
+                             json_encoder())),
+      add("work_queue.list", ask<msg::work_list_request, msg::work_list_reply>(
+                           front_, "work_queue",
+                           [](const http::request& req, const simdjson::dom::element*) {
+                             return codec::decode_work_list(req.query);
+                           },
+                           json_encoder())),
       add("http.openapi",
           [this](const http::route&, const http::request&, const simdjson::dom::element*,
                  done_fn done) { done(http::json_response(200, openapi_)); }),

@@ -27,6 +27,7 @@
 #include "actors/peers/peers.hpp"
 #include "actors/raft/raft_actor.hpp"
 #include "actors/swim/swim_actor.hpp"
+#include "actors/work_queue/work_queue_actor.hpp"
 #include "actors/node/front.hpp"
 #include "actors/node/supervisor.hpp"
 #include "http/server.hpp"
@@ -327,6 +328,7 @@ int run_node(const node_config& cfg) {
     raft_cfg.seed = random_seed + 2;
     raft_cfg.snapshot_every = cfg.raft_snapshot_every;
     raft_cfg.directory = directory;
+    raft_cfg.work_limits.max_active_items = static_cast<std::size_t>(cfg.work_max_active);
     raft_cfg.fatal = [&shutdown](const std::string& why) {
       log::error("node", "the Raft log cannot be used", {{"error", json::quote(why)}});
       shutdown.request(1.0, 1);
@@ -338,6 +340,14 @@ int run_node(const node_config& cfg) {
     if (cfg.swim_profile == "test") elo_cfg.sync_interval = std::chrono::milliseconds(250);
     elo_cfg.seed = random_seed + 3;
     elo_cfg.directory = directory;
+    work_queue_config work_cfg;
+    work_cfg.node_id = cfg.node_id;
+    work_cfg.data_dir = cfg.data_dir;
+    work_cfg.retention = std::chrono::milliseconds(static_cast<std::int64_t>(cfg.work_retention_s * 1000));
+    // Look for items past retention a few times per retention period, at most once a minute.
+    work_cfg.archive_interval = std::clamp<std::chrono::milliseconds>(work_cfg.retention / 4, std::chrono::milliseconds(250),
+                                                                      std::chrono::seconds(60));
+    work_cfg.directory = directory;
     std::vector<child_spec> children{
         {"events", [ev_cfg](caf::actor_system& sys) { return sys.spawn(events_actor, ev_cfg); }},
         {"admin", [admin_ctx](caf::actor_system& sys) { return sys.spawn(admin_actor, admin_ctx); }},
@@ -346,6 +356,7 @@ int run_node(const node_config& cfg) {
         {"gossip", [gossip_cfg](caf::actor_system& sys) { return sys.spawn(gossip_actor, gossip_cfg); }},
         {"raft", [raft_cfg](caf::actor_system& sys) { return sys.spawn(raft_actor, raft_cfg); }},
         {"elo", [elo_cfg](caf::actor_system& sys) { return sys.spawn(elo_actor, elo_cfg); }},
+        {"work_queue", [work_cfg](caf::actor_system& sys) { return sys.spawn(work_queue_actor, work_cfg); }},
     };
     supervisor = system->spawn(supervisor_actor, directory, std::move(children));
     front.emplace(*system, directory, metrics, front_options{P2P_VERSION});

@@ -13,6 +13,8 @@
 #include "protocol/messages/membership.hpp"
 #include "protocol/messages/raft.hpp"
 #include "protocol/messages/raft_codec.hpp"
+#include "protocol/messages/work.hpp"
+#include "protocol/messages/work_codec.hpp"
 
 namespace p2p {
 namespace {
@@ -89,6 +91,53 @@ void queue_flush(self_ptr self) {
   self->send(self, raft_flush{});
 }
 
+
+// A work query answered from this node's applied state (the caller decided it may be).
+msg::work_query_reply answer_work_query(const work::work_queue_state_machine& m, const msg::work_query& q,
+                                        raft::index_t applied) {
+  msg::work_query_reply r;
+  r.index = applied;
+  auto with_counts = [&] {
+    auto c = m.count();
+    r.by_status = codec::status_counts(c);
+    r.by_type = codec::type_counts(c);
+    r.total = c.total;
+    r.active = c.active;
+  };
+  switch (q.kind) {
+    case msg::work_query_kind::get:
+      if (const auto* x = m.get(q.work_id)) {
+        r.found = true;
+        r.items.push_back(*x);
+      }
+      break;
+    case msg::work_query_kind::list: {
+      work::list_filter f;
+      if (!q.status.empty()) f.state = work::status_named(q.status);
+      f.work_type = q.work_type;
+      f.claimed_by = q.claimed_by;
+      f.limit = q.limit;
+      f.cursor = q.cursor;
+      auto page = m.list(f);
+      r.items = std::move(page.items);
+      r.next_cursor = std::move(page.next_cursor);
+      with_counts();
+      break;
+    }
+    case msg::work_query_kind::counts:
+      with_counts();
+      r.oldest_finished_ms = m.oldest_finished();
+      break;
+    case msg::work_query_kind::claimed_by: r.items = m.claimed_by(q.node_id); break;
+    case msg::work_query_kind::claims: r.claims = m.claims(); break;
+    case msg::work_query_kind::recent:
+      r.items = m.recent(q.limit);
+      with_counts();
+      break;
+  }
+  return r;
+}
+
 void serve_reads(self_ptr self) {
   auto& st = self->state;
   const auto applied = st.core->applied_index();
@@ -99,13 +148,61 @@ void serve_reads(self_ptr self) {
       continue;
     }
     msg::raft_kv_reply reply{r.key, false, {}, applied};
-    if (const auto* v = st.machine->get(r.key)) {
+    if (const auto* v = st.machine->kv().get(r.key)) {
       reply.found = true;
       reply.value = *v;
     }
     r.promise.deliver(std::move(reply));
     it = st.reads.erase(it);
   }
+  for (auto it = st.work_reads.begin(); it != st.work_reads.end();) {
+    auto& r = it->second;
+    if (!r.index || *r.index > applied) {
+      ++it;
+      continue;
+    }
+    r.promise.deliver(answer_work_query(st.machine->work(), r.query, applied));
+    it = st.work_reads.erase(it);
+  }
+}
+
+// Hands what applied work commands produced to the events and work_queue actors, in apply order,
+// once they are known.
+void drain_outboxes(self_ptr self) {
+  auto& st = self->state;
+  if (auto events = st.handles["events"])
+    for (; !st.events_outbox.empty(); st.events_outbox.pop_front()) self->send(events, std::move(st.events_outbox.front()));
+  if (auto work = st.handles["work_queue"])
+    for (; !st.work_outbox.empty(); st.work_outbox.pop_front()) self->send(work, std::move(st.work_outbox.front()));
+}
+
+// Tells the work_queue actor who leads whenever that changes: the leader's work_queue actor
+// keeps the leases, the others forward heartbeats to it.
+void tell_leadership(self_ptr self, const std::string& node_id) {
+  auto& st = self->state;
+  auto work = st.handles["work_queue"];
+  if (!work) return;
+  const auto& c = *st.core;
+  const auto& learners = c.members().learners;
+  const bool applies = c.is_voter() || std::find(learners.begin(), learners.end(), node_id) != learners.end();
+  msg::work_leadership now{c.state() == raft::role::leader, c.leader(), c.term(), applies};
+  const auto& told = st.leadership_told;
+  if (told && told->leader == now.leader && told->leader_id == now.leader_id && told->term == now.term &&
+      told->applies_log == now.applies_log)
+    return;
+  st.leadership_told = now;
+  self->send(work, std::move(now));
+}
+
+// The replicated events and the work_queue actor's notice of one applied work command.
+void hand_on_work(self_ptr self, const raft::entry& e, raft::applied_entry& applied) {
+  auto& st = self->state;
+  for (auto& ev : applied.work_answer.events)
+    st.events_outbox.push_back({std::move(ev.event_id), std::move(ev.type), std::move(ev.payload_json), e.term, ev.at});
+  const auto& reply = applied.work_answer.response;
+  st.work_outbox.push_back(
+      {e.index, e.term, applied.work_op, reply.ok() ? reply.status : std::string(), std::move(applied.work_answer.archived)});
+  drain_outboxes(self);
 }
 
 void settle_change(self_ptr self, const raft_config& cfg);
@@ -198,7 +295,11 @@ void flush(self_ptr self, const raft_config& cfg) {
     }
     for (auto& e : core.take_committed()) {
       std::string result;
-      if (e.type == raft::entry_type::normal) result = st.machine->apply(e.index, e.data);
+      if (e.type == raft::entry_type::normal) {
+        auto applied = st.machine->apply_entry(e.index, e.data);
+        if (applied.work) hand_on_work(self, e, applied);
+        result = std::move(applied.result);
+      }
       auto it = st.proposals.find(e.index);
       if (it == st.proposals.end()) continue;
       if (it->second.term == e.term) {
@@ -211,14 +312,24 @@ void flush(self_ptr self, const raft_config& cfg) {
       }
       st.proposals.erase(it);
     }
-    for (const auto& r : core.take_reads())
+    for (const auto& r : core.take_reads()) {
       if (auto it = st.reads.find(r.id); it != st.reads.end()) it->second.index = r.index;
-    for (auto id : core.take_failed_reads())
+      if (auto it = st.work_reads.find(r.id); it != st.work_reads.end()) it->second.index = r.index;
+    }
+    for (auto id : core.take_failed_reads()) {
+      auto lost = [&] {
+        return make_api_error(api_errc::unavailable, "leadership was lost before the read was confirmed",
+                              retry_details(cfg.timing));
+      };
       if (auto it = st.reads.find(id); it != st.reads.end()) {
-        it->second.promise.deliver(make_api_error(api_errc::unavailable, "leadership was lost before the read was confirmed",
-                                                  retry_details(cfg.timing)));
+        it->second.promise.deliver(lost());
         st.reads.erase(it);
       }
+      if (auto it = st.work_reads.find(id); it != st.work_reads.end()) {
+        it->second.promise.deliver(lost());
+        st.work_reads.erase(it);
+      }
+    }
     serve_reads(self);
     for (auto& why : core.take_refusals()) {
       ++st.refused;
@@ -236,6 +347,7 @@ void flush(self_ptr self, const raft_config& cfg) {
                 {{"leader_id", json::quote(st.last_leader)}, {"term", std::to_string(core.term())}});
   }
   settle_change(self, cfg);
+  tell_leadership(self, cfg.node_id);
   schedule(self);
 }
 
@@ -279,6 +391,10 @@ caf::result<msg::raft_applied> propose(self_ptr self, const raft_config& cfg, ms
   auto& st = self->state;
   auto& core = *st.core;
   if (core.state() != raft::role::leader) return forward<msg::raft_applied>(self, cfg, std::move(p));
+  if (raft::composite_state_machine::is_work_command(p.command)) {
+    const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(wall_now().time_since_epoch()).count();
+    p.command = raft::stamp_work_command(p.command, wall_ms, core.term());
+  }
   auto index = core.propose(std::move(p.command), now_ms(st));
   if (!index)
     return make_api_error(api_errc::unavailable, "leadership is being handed over", retry_details(cfg.timing));
@@ -373,7 +489,7 @@ std::string resolve_raft_voters(const std::filesystem::path& data_dir, bool give
 caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg) {
   auto& st = self->state;
   st.epoch = mono_now();
-  st.machine = std::make_unique<raft::kv_state_machine>();
+  st.machine = std::make_unique<raft::composite_state_machine>(cfg.work_limits);
   try {
     st.log = std::make_shared<raft::wal>(cfg.data_dir / "raft");
   } catch (const std::exception& e) {
@@ -438,7 +554,8 @@ caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg)
         .raw(codec::encode(status()))
         .field("pending_proposals", s.proposals.size())
         .field("pending_reads", s.reads.size())
-        .field("keys", s.machine->size())
+        .field("keys", s.machine->kv().size())
+        .field("work_items", s.machine->work().size())
         .end_object();
     return w.take();
   };
@@ -536,7 +653,7 @@ caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg)
         auto& c = *s.core;
         if (g.stale) {
           msg::raft_kv_reply reply{g.key, false, {}, c.applied_index()};
-          if (const auto* v = s.machine->get(g.key)) {
+          if (const auto* v = s.machine->kv().get(g.key)) {
             reply.found = true;
             reply.value = *v;
           }
@@ -547,6 +664,18 @@ caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg)
         if (!c.read_index(id, now_ms(s))) return no_leader(cfg.timing);
         auto rp = self->make_response_promise<msg::raft_kv_reply>();
         s.reads.emplace(id, raft_state::pending_read{g.key, rp, std::nullopt});
+        queue_flush(self);
+        return rp;
+      },
+      [=](msg::work_query& q) -> caf::result<msg::work_query_reply> {
+        auto& s = self->state;
+        auto& c = *s.core;
+        if (q.stale) return answer_work_query(s.machine->work(), q, c.applied_index());
+        if (c.state() != raft::role::leader) return forward<msg::work_query_reply>(self, cfg, std::move(q));
+        const auto id = s.next_read_id++;
+        if (!c.read_index(id, now_ms(s))) return no_leader(cfg.timing);
+        auto rp = self->make_response_promise<msg::work_query_reply>();
+        s.work_reads.emplace(id, raft_state::pending_work_read{std::move(q), rp, std::nullopt});
         queue_flush(self);
         return rp;
       },
@@ -588,7 +717,12 @@ caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg)
       },
       [=](msg::raft_status_request&) { return status(); },
       [=](msg::directory_update& u) {
-        if (u.entry.name == "peers" || u.entry.name == "events") self->state.handles[u.entry.name] = u.entry.handle;
+        const auto& name = u.entry.name;
+        if (name != "peers" && name != "events" && name != "work_queue") return;
+        self->state.handles[name] = u.entry.handle;
+        if (name == "work_queue") self->state.leadership_told.reset();  // a (re)started actor learns it anew
+        drain_outboxes(self);
+        tell_leadership(self, cfg.node_id);
       });
 }
 

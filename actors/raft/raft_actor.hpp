@@ -9,6 +9,8 @@
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <deque>
+
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -18,7 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "actors/raft/state_machine.hpp"
+#include "actors/raft/composite_state_machine.hpp"
+#include "protocol/messages/events.hpp"
+#include "protocol/messages/work.hpp"
 #include "protocol/common/time.hpp"
 #include "protocol/raft/raft.hpp"
 #include "protocol/raft/wal.hpp"
@@ -36,6 +40,9 @@ struct raft_config {
   std::uint64_t snapshot_every = 10000;  // applied entries between snapshots
   std::chrono::milliseconds proposal_timeout{10000};
   caf::actor directory;
+  // The work queue's limits (backpressure, payload caps): the same on every voter, since they
+  // decide the answers every voter computes.
+  work::limits work_limits;
   // The log or snapshot cannot be read or written: the node must stop (a restart loop would not
   // help, and going on could lose acknowledged entries).
   std::function<void(const std::string&)> fatal;
@@ -54,7 +61,7 @@ struct raft_state {
   caf::actor storage;              // writes the log, in order, off the actor threads
   raft::hard_state queued_state;   // the latest state handed to storage
   std::size_t writes_in_flight = 0;
-  std::unique_ptr<raft::kv_state_machine> machine;
+  std::unique_ptr<raft::composite_state_machine> machine;
   mono_clock::time_point epoch;
   std::set<raft::time_ms> ticks;
   bool flush_queued = false;
@@ -72,6 +79,18 @@ struct raft_state {
   };
   std::uint64_t next_read_id = 1;
   std::map<std::uint64_t, pending_read> reads;
+  struct pending_work_read {
+    msg::work_query query;
+    caf::response_promise promise;
+    std::optional<raft::index_t> index;  // confirmed at
+  };
+  std::map<std::uint64_t, pending_work_read> work_reads;  // ids shared with `reads`
+  // What applied work commands produced, held until the events and work_queue actors are known
+  // (at start, committed entries apply before the directory has told us about them): nothing is
+  // dropped.
+  std::deque<msg::replicated_event> events_outbox;
+  std::deque<msg::work_applied> work_outbox;
+  std::optional<msg::work_leadership> leadership_told;  // the last view sent to work_queue
   struct pending_change {
     bool add;
     std::string node;

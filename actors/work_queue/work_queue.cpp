@@ -785,6 +785,19 @@ std::string encode_answer(const answer& a) {
   return w.take();
 }
 
+std::string encode_item(const item& x) {
+  byte_writer w;
+  write_item(w, x);
+  return w.take();
+}
+
+std::optional<item> decode_item(std::string_view bytes) {
+  byte_reader r(bytes);
+  auto x = read_item(r);
+  if (!r.done()) return std::nullopt;
+  return x;
+}
+
 std::optional<answer> decode_answer(std::string_view bytes) {
   byte_reader r(bytes);
   if (!r.expect(answer_magic)) return std::nullopt;
@@ -1084,7 +1097,10 @@ answer work_queue_state_machine::claim(std::uint64_t index, const claim_command&
     a.response.items.push_back(x);
     emit(a.events, "WORK_CLAIMED", work_payload(x, {{"claim_token", token}}));
   }
-  if (!c.request_id.empty()) {
+  // Only an answer that handed items out is kept for replay: a repeat of a "no_work" answer
+  // claims afresh (nothing was given out, so nothing can be claimed twice), which lets a
+  // long-poll claim probe again under its one request id.
+  if (!c.request_id.empty() && !chosen.empty()) {
     requests_[request_key] = dedupe_record{clock_, 0, reply_bytes(a.response)};
     request_expiry_.emplace(clock_, request_key);
   }
@@ -1322,6 +1338,19 @@ counts work_queue_state_machine::count() const {
   }
   c.active = active_;
   return c;
+}
+
+time_ms work_queue_state_machine::oldest_finished() const {
+  time_ms oldest = 0;
+  for (const auto& [seq, x] : items_)
+    if (is_terminal(x.state) && (oldest == 0 || x.finished_at < oldest)) oldest = x.finished_at;
+  return oldest;
+}
+
+std::vector<item> work_queue_state_machine::recent(std::size_t n) const {
+  std::vector<item> out;
+  for (auto it = items_.rbegin(); it != items_.rend() && out.size() < n; ++it) out.push_back(it->second);
+  return out;
 }
 
 std::vector<item> work_queue_state_machine::claimed_by(std::string_view node_id) const {

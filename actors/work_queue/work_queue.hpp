@@ -215,6 +215,10 @@ struct answer {
 std::string encode_answer(const answer& a);
 std::optional<answer> decode_answer(std::string_view bytes);
 
+// One item in the binary form (the local archive keeps items this way).
+std::string encode_item(const item& x);
+std::optional<item> decode_item(std::string_view bytes);
+
 // ---- queries (read-only on the applied state) ------------------------------------------------
 
 struct list_filter {
@@ -275,6 +279,8 @@ class work_queue_state_machine final : public raft::state_machine {
   const item* get(std::string_view work_id) const;
   list_page list(const list_filter& f) const;
   counts count() const;
+  std::vector<item> recent(std::size_t n) const;                  // the newest n items, newest first
+  time_ms oldest_finished() const;  // the earliest finished_at of a terminal item; 0 when none
   std::vector<item> claimed_by(std::string_view node_id) const;  // claimed or running, by seq
   std::vector<claim_info> claims() const;                        // every live claim, by seq
   std::size_t size() const { return items_.size(); }

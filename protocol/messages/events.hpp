@@ -25,6 +25,18 @@ struct publish_event {
   std::string payload_json;
 };
 
+// A replicated transition handed over by the raft actor as its entry applies on this node
+// (DESIGN.md §4 "Events"): recorded with scope "cluster" and the given id "r:<log index>:<n>",
+// the same on every voter. The events actor drops one it has recorded before (an entry applied
+// again after a restart). `timestamp_ms` is the command's time, assigned by the leader.
+struct replicated_event {
+  std::string event_id;
+  std::string type;
+  std::string payload_json;
+  std::uint64_t term = 0;
+  std::int64_t timestamp_ms = 0;
+};
+
 // The sender becomes a subscriber: it receives event_record messages until it exits.
 struct subscribe_events {
   bool resume = false;        // true: replay what follows after_seq
@@ -48,6 +60,9 @@ template <class F> auto inspect(F& f, event_record& x) {
   return f(x.seq, x.event_id, x.type, x.scope, x.timestamp, x.origin_node, x.term, x.payload_json);
 }
 template <class F> auto inspect(F& f, publish_event& x) { return f(x.type, x.payload_json); }
+template <class F> auto inspect(F& f, replicated_event& x) {
+  return f(x.event_id, x.type, x.payload_json, x.term, x.timestamp_ms);
+}
 template <class F> auto inspect(F& f, subscribe_events& x) {
   return f(x.resume, x.after_seq, x.types);
 }

@@ -39,7 +39,7 @@ const event_type_info catalog[] = {
     {"MODEL_PROMOTED", "cluster", promoted},
     {"CMAES_GENERATION", "cluster", cmaes_gen},
     {"CMAES_COMPLETED", "cluster", cmaes_done},
-    {"WORK_ADDED", "cluster", work},
+    {"WORK_QUEUED", "cluster", work},
     {"WORK_CLAIMED", "cluster", work},
     {"WORK_COMPLETED", "cluster", work},
     {"WORK_FAILED", "cluster", work},

@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(one_shot_commands_answer_from_the_actors) {
       BOOST_TEST(!row["state"].get(state));  // each state summary is a JSON object
     }
   }
-  BOOST_TEST(running == 10u);
+  BOOST_TEST(running == 11u);
 
   auto admin = run_console(with(node, {"--json", "-c", "inspect admin"}));
   BOOST_TEST(admin.exit_code == 0);
@@ -220,6 +220,31 @@ BOOST_AUTO_TEST_CASE(tls_cluster_needs_an_operator_certificate) {
   BOOST_TEST(ok.out.find("\"status\": \"ok\"") != std::string::npos);
   auto plain = run_console({"--connect=" + node.info().cluster, "--timeout-ms=3000", "-c", "health"});
   BOOST_TEST(plain.exit_code != 0);
+}
+
+BOOST_AUTO_TEST_CASE(work_shows_the_queue_counts_and_newest_items) {
+  node_process node({"--raft-profile=test"});
+  const header_list auth{{"Authorization", "Bearer " + node.token()}};
+  http_reply added;
+  BOOST_REQUIRE(eventually(30s, [&] {
+    added = http_call(node.http(), "POST", "/work/add", R"({"items":[{"work_type":"selfplay"},{"work_type":"training"}]})",
+                      auth);
+    return added.status == 201;
+  }));
+  auto table = run_console(with(node, {"-c", "work"}));
+  BOOST_TEST(table.exit_code == 0, table.err);
+  BOOST_TEST(table.out.find("pending    2") != std::string::npos, table.out);
+  BOOST_TEST(table.out.find("WORK_TYPE") != std::string::npos, table.out);
+  BOOST_TEST(table.out.find("w-") != std::string::npos, table.out);
+  auto json = run_console(with(node, {"--json", "-c", "work 1"}));
+  BOOST_TEST(json.exit_code == 0, json.err);
+  simdjson::dom::parser p;
+  simdjson::dom::element doc;
+  BOOST_REQUIRE(!p.parse(json.out).get(doc));
+  BOOST_TEST(doc["total"].get_uint64().value() == 2u);
+  BOOST_TEST(doc["recent"].get_array().value().size() == 1u);
+  BOOST_TEST(doc["counts"]["by_type"]["training"]["pending"].get_uint64().value() == 1u);
+  BOOST_TEST(run_console(with(node, {"-c", "work lots"})).exit_code != 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,6 +3,8 @@
 #include <boost/test/unit_test.hpp>
 #include <simdjson.h>
 
+#include <map>
+
 #include "http/routes.hpp"
 #include "bench/harness/http_client.hpp"
 #include "bench/harness/node_process.hpp"
@@ -44,14 +46,17 @@ std::string check_envelope(const http_reply& reply, int status, const std::strin
   return "";
 }
 
-// The route's path with its required query parameters set to valid sample values.
-std::string target_of(const route& r) {
+// The route's path with its required query parameters set to valid sample values: `samples`
+// by name where a parameter must name something that exists (a work item), else "x" or 1.
+std::string target_of(const route& r, const std::map<std::string, std::string>& samples = {}) {
   std::string target(r.path);
   char sep = '?';
   for (const auto& q : r.query_params) {
     if (!q.required) continue;
     target.push_back(sep);
-    target.append(q.name).append(q.type == p2p::http::field_type::string ? "=x" : "=1");
+    target.append(q.name).append("=");
+    if (auto it = samples.find(std::string(q.name)); it != samples.end()) target.append(it->second);
+    else target.append(q.type == p2p::http::field_type::string ? "x" : "1");
     sep = '&';
   }
   return target;
@@ -260,10 +265,17 @@ BOOST_FIXTURE_TEST_CASE(every_read_route_answers_with_a_token, contract_fixture)
     return http_call(node.http(), "GET", "/raft/status", "", bearer(token)).body.find(R"("state":"leader")") !=
            std::string::npos;
   }));
+  // A work item for the routes that read one.
+  auto added = http_call(node.http(), "POST", "/work/add", R"({"work_type":"selfplay"})", bearer(token));
+  BOOST_REQUIRE_MESSAGE(added.status == 201, added.body);
+  simdjson::dom::parser added_parser;
+  std::string_view work_id;
+  BOOST_REQUIRE(!added_parser.parse(added.body)["work_ids"].at(0).get(work_id));
+  const std::map<std::string, std::string> samples{{"work_id", std::string(work_id)}};
   for (const auto& r : p2p::http::route_table()) {
     if (r.method != p2p::http::verb::get || r.reply == p2p::http::reply_kind::event_stream)
       continue;
-    auto reply = http_call(node.http(), "GET", target_of(r), "", bearer(token));
+    auto reply = http_call(node.http(), "GET", target_of(r, samples), "", bearer(token));
     BOOST_TEST(reply.status == static_cast<int>(r.success_status), r.id << ": " << reply.body);
     BOOST_TEST(!reply.header("X-Node-ID").empty(), r.id);
     if (r.reply == p2p::http::reply_kind::json) {

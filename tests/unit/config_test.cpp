@@ -106,6 +106,18 @@ BOOST_AUTO_TEST_CASE(membership_options_parse_and_are_checked) {
   expect_usage_error({"--seeds=h:1", "--auth-token=t", "--cluster-port=off"}, "cluster port");
 }
 
+BOOST_AUTO_TEST_CASE(work_queue_options_parse_and_are_checked) {
+  auto defaults = parse({});
+  BOOST_TEST(defaults.config->work_retention_s == 24 * 3600.0);
+  BOOST_TEST(defaults.config->work_max_active == 10000u);
+  auto r = parse({"--work-retention=60", "--work-max-active=5"});
+  BOOST_REQUIRE(r.config.has_value());
+  BOOST_TEST(r.config->work_retention_s == 60.0);
+  BOOST_TEST(r.config->work_max_active == 5u);
+  expect_usage_error({"--work-retention=0"}, "--work-retention");
+  expect_usage_error({"--work-max-active=0"}, "--work-max-active");
+}
+
 BOOST_AUTO_TEST_CASE(clustered_nodes_need_a_token) {
   expect_usage_error({"--seeds=h:1"}, "needs --auth-token");
   expect_usage_error({"--voters=a,b,c"}, "needs --auth-token");

@@ -173,4 +173,43 @@ BOOST_FIXTURE_TEST_CASE(actor_publishes_delivers_and_replays, test::actor_fixtur
   sched.run();
 }
 
+BOOST_FIXTURE_TEST_CASE(replicated_events_are_recorded_once_with_their_ids, test::actor_fixture) {
+  harness::temp_dir dir;
+  const std::string payload = R"({"work_id":"w-2-0","work_type":"selfplay"})";
+  auto events = sys.spawn(events_actor, events_config{dir.path(), 100, "n1", "uuid-1"});
+  sched.run();
+  caf::anon_send(events, msg::replicated_event{"r:2:0", "WORK_QUEUED", payload, 3, 1764504000123});
+  caf::anon_send(events, msg::replicated_event{"r:2:0", "WORK_QUEUED", payload, 3, 1764504000123});  // again
+  caf::anon_send(events, msg::replicated_event{"r:3:0", "WORK_CLAIMED", "{}", 3, 1764504000200});  // no fields
+  caf::anon_send(events, msg::replicated_event{"r:4:0", "WORK_CLAIMED", payload, 3, 1764504000300});
+  caf::anon_send(events, msg::replicated_event{"n:x:1", "WORK_CLAIMED", payload, 3, 1764504000300});  // not replicated
+  sched.run();
+  auto stats = ask<msg::events_stats>(events, msg::events_stats_request{});
+  BOOST_TEST(stats.last_seq == 2u);
+  caf::anon_send_exit(events, caf::exit_reason::user_shutdown);
+  sched.run();
+
+  // After a restart the entries apply again from the last snapshot: what was recorded stays once.
+  event_log reopened(dir.path(), 100);
+  BOOST_REQUIRE(reopened.retained().size() == 2u);
+  const auto& first = reopened.retained().front();
+  BOOST_TEST(first.event_id == "r:2:0");
+  BOOST_TEST(first.scope == "cluster");
+  BOOST_TEST(first.term == 3u);
+  BOOST_TEST(first.timestamp == "2025-11-30T12:00:00.123Z");
+  BOOST_TEST(first.origin_node == "n1");
+  auto again = sys.spawn(events_actor, events_config{dir.path(), 100, "n1", "uuid-1"});
+  sched.run();
+  caf::anon_send(again, msg::replicated_event{"r:2:0", "WORK_QUEUED", payload, 3, 1764504000123});
+  caf::anon_send(again, msg::replicated_event{"r:4:0", "WORK_CLAIMED", payload, 3, 1764504000300});
+  caf::anon_send(again, msg::replicated_event{"r:4:1", "WORK_COMPLETED", payload, 3, 1764504000300});
+  sched.run();
+  BOOST_TEST(ask<msg::events_stats>(again, msg::events_stats_request{}).last_seq == 3u);
+  BOOST_TEST((replicated_position("r:12:3") == std::pair<std::uint64_t, std::uint64_t>{12, 3}));
+  BOOST_TEST(!replicated_position("r:12").has_value());
+  BOOST_TEST(!replicated_position("n:u:1").has_value());
+  caf::anon_send_exit(again, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -588,12 +588,17 @@ BOOST_AUTO_TEST_CASE(a_claim_request_id_replays_the_first_answer_instead_of_clai
   // Request ids belong to their node.
   BOOST_TEST(q.claim(node("n2"), 2, "req-1").response.items.size() == 2u);
   BOOST_TEST(q.sm.request_records() == 2u);
-  // "no_work" is replayed as well.
+  // "no_work" is not kept: the same request id probes again (a long-poll claim) and claims
+  // once work appears; that answer is then the one replayed.
   auto none = q.claim(node("n3"), 1, "req-9");
   BOOST_TEST(none.response.status == "no_work");
+  BOOST_TEST(q.sm.request_records() == 2u);
   q.add_one();
-  BOOST_TEST(q.claim(node("n3"), 1, "req-9").response.status == "no_work");
-  BOOST_TEST(q.claim(node("n3"), 1, "req-10").response.status == "claimed");
+  auto woken = q.claim(node("n3"), 1, "req-9");
+  BOOST_TEST(woken.response.status == "claimed");
+  BOOST_TEST(!woken.response.replayed);
+  BOOST_TEST(q.claim(node("n3"), 1, "req-9").response.replayed);
+  BOOST_TEST(q.sm.request_records() == 3u);
   // Pruned after a day.
   q.now += day_ms;
   q.add_one();
