@@ -282,6 +282,15 @@ const field_spec elo_status_reply[] = {
     {"sync", ft::object, true, "rounds, rows_received, rows_sent"},
 };
 
+const field_spec runner_status_reply[] = {
+    {"node_id", ft::string, true, "this node"},
+    {"draining", ft::boolean, true, "the node is shutting down: no new claims"},
+    {"work_types", ft::array, true, "per configured type: work_type, argv, slots, running, claiming"},
+    {"attempts", ft::array, true,
+     "what runs now: work_id, work_type, attempt, pid, runtime_ms, progress, progress_message, phase"},
+    {"counts", ft::object, true, "since start: claimed, completed, failed, lost_claims, handed_back, adopted"},
+};
+
 constexpr std::array<std::string_view, 7> work_statuses{"pending",   "claimed", "running", "completed",
                                                          "failed",    "timed_out", "cancelled"};
 const field_spec work_item_spec[] = {
@@ -370,6 +379,11 @@ const field_spec work_fail_request[] = {
     {"claim_token", ft::string, true, "the claim's token"},
     {"error", ft::string, false, "why it failed"},
     {"retryable", ft::boolean, false, "retry while attempts remain (default true)"},
+};
+const field_spec work_release_request[] = {
+    {"work_id", ft::string, true, "the item"},
+    {"claim_token", ft::string, true, "the claim's token"},
+    {"reason", ft::string, false, "why it is given back (default \"released\")"},
 };
 const field_spec work_cancel_request[] = {
     {"work_id", ft::string, true, "the item; pending items depending on it are cancelled too"},
@@ -490,6 +504,9 @@ const route table[] = {
     {"work_queue.fail", verb::post, "/work/fail", "work_queue", auth_kind::token, placement::leader_write, false,
      "A claimed item failed: retried while attempts remain and it is retryable", body_kind::json, work_fail_request,
      {}, reply_kind::json, 200, work_status_reply},
+    {"work_queue.release", verb::post, "/work/release", "work_queue", auth_kind::token, placement::leader_write,
+     false, "Give a claimed item back unfinished (e.g. the node drains): pending again, the attempt not counted",
+     body_kind::json, work_release_request, {}, reply_kind::json, 200, work_status_reply},
     {"work_queue.cancel", verb::post, "/work/cancel", "work_queue", auth_kind::token, placement::leader_write, false,
      "Cancel an unfinished item (and pending items that depend on it)", body_kind::json, work_cancel_request, {},
      reply_kind::json, 200, work_status_reply},
@@ -499,6 +516,9 @@ const route table[] = {
     {"work_queue.list", verb::get, "/work/list", "work_queue", auth_kind::token, placement::leader_read, false,
      "Items by status, type and claimant, a page at a time, with counts by status and type", body_kind::none, {},
      work_list_query, reply_kind::json, 200, work_list_reply},
+    {"runner.status", verb::get, "/runner/status", "runner", auth_kind::token, placement::local, false,
+     "This node's runner: work types with their commands and slots, the attempts running, counts", body_kind::none,
+     {}, {}, reply_kind::json, 200, runner_status_reply},
     {"events.stream", verb::get, "/events", "events", auth_kind::token, placement::local, false,
      "Server-sent events: id is this node's sequence, event the type, data the envelope; "
      "Last-Event-ID resumes, a too-old id gets event: reset",

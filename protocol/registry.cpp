@@ -10,6 +10,7 @@
 #include "protocol/messages/introspection.hpp"
 #include "protocol/messages/membership.hpp"
 #include "protocol/messages/raft.hpp"
+#include "protocol/messages/runner.hpp"
 #include "protocol/messages/work.hpp"
 
 namespace p2p {
@@ -111,6 +112,15 @@ void register_messages(caf::actor_system_config& cfg) {
       .add_message_type<msg::work_heartbeat_request>("p2p.work_heartbeat_request")
       .add_message_type<msg::work_complete_request>("p2p.work_complete_request")
       .add_message_type<msg::work_fail_request>("p2p.work_fail_request")
+      .add_message_type<msg::work_release_request>("p2p.work_release_request")
+      .add_message_type<msg::work_drain_request>("p2p.work_drain_request")
+      .add_message_type<msg::runner_status_request>("p2p.runner_status_request")
+      .add_message_type<msg::runner_type_status>("p2p.runner_type_status")
+      .add_message_type<msg::runner_attempt_status>("p2p.runner_attempt_status")
+      .add_message_type<msg::runner_status_reply>("p2p.runner_status_reply")
+      .add_message_type<msg::runner_drain_request>("p2p.runner_drain_request")
+      .add_message_type<msg::runner_drain_reply>("p2p.runner_drain_reply")
+      .add_message_type<msg::work_drain_reply>("p2p.work_drain_reply")
       .add_message_type<msg::work_cancel_request>("p2p.work_cancel_request")
       .add_message_type<msg::work_command_reply>("p2p.work_command_reply")
       .add_message_type<msg::work_status_request>("p2p.work_status_request")

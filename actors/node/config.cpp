@@ -82,7 +82,7 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
       "itself pass through as --caf.<key>=<value> (for example --caf.scheduler.max-threads=2).\n"
       "Options");
   std::string http_port = "8770", cluster_port = "8771", advertise, data_dir, log_level = "info";
-  std::vector<std::string> seeds, voters, work_types, labels;
+  std::vector<std::string> seeds, voters, work_types, labels, runner_commands, runner_slots;
   std::string config_file;
   node_config cfg;
   std::string tls_cert, tls_key, tls_ca, token_file;
@@ -119,6 +119,11 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
       ("work-types", po::value(&work_types)->composing(),
        "work types this node runs, comma-separated (default selfplay,training,match; 'none' for "
        "none)")
+      ("work-type", po::value(&runner_commands)->composing(),
+       "TYPE=PROGRAM ARG...: the runner runs items of TYPE with this command (split into words like a "
+       "shell would, but no shell runs it); repeatable, one per type")
+      ("runner-slots", po::value(&runner_slots)->composing(),
+       "TYPE=N: at most N items of TYPE run at once on this node (default 1); repeatable")
       ("label", po::value(&labels)->composing(),
        "KEY=VALUE published with this node for work requirements; repeatable")
       ("work-retention", po::value(&cfg.work_retention_s)->default_value(24 * 3600),
@@ -207,9 +212,17 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
     if (cfg.raft_snapshot_every == 0) throw usage_error("--raft-snapshot-every must be at least 1");
     if (!(cfg.work_retention_s >= 1)) throw usage_error("--work-retention must be at least 1 second");
     if (cfg.work_max_active == 0) throw usage_error("--work-max-active must be at least 1");
+    try {
+      cfg.runner_types = runner::build_work_types(runner_commands, runner_slots);
+    } catch (const runner::command_line_error& e) {
+      throw usage_error(e.what());
+    }
     if (!work_types.empty()) {
       cfg.work_types = split_list(work_types);
       if (cfg.work_types == std::vector<std::string>{"none"}) cfg.work_types.clear();
+    } else if (!cfg.runner_types.empty()) {
+      cfg.work_types.clear();
+      for (const auto& [type, _] : cfg.runner_types) cfg.work_types.push_back(type);
     }
     for (const auto& t : cfg.work_types)
       if (t.empty() || t.size() > 64 || t.find_first_of(" \t\r\n\"\\") != std::string::npos)

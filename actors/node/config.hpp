@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/runner/command_line.hpp"
 #include "protocol/common/log.hpp"
 
 namespace p2p {
@@ -36,6 +37,9 @@ struct node_config {
   std::string raft_profile = "lan";
   std::uint64_t raft_snapshot_every = 10000;
   std::vector<std::string> work_types{"selfplay", "training", "match"};
+  // The runner: the command each work type runs on this node, and its slots (--work-type,
+  // --runner-slots). When given without --work-types, these types are what the node offers.
+  std::map<std::string, runner::work_type_config> runner_types;
   std::map<std::string, std::string> labels;
   double work_retention_s = 24 * 3600;  // terminal work items older leave the log for the archive
   std::uint64_t work_max_active = 10000;  // unfinished items beyond which adds get 429

@@ -18,6 +18,7 @@
 #include "protocol/messages/events_codec.hpp"
 #include "protocol/messages/membership_codec.hpp"
 #include "protocol/messages/raft_codec.hpp"
+#include "protocol/messages/runner_codec.hpp"
 #include "protocol/messages/work_codec.hpp"
 
 namespace p2p {
@@ -290,6 +291,8 @@ front_dispatcher::front_dispatcher(caf::actor_system& system, caf::actor directo
                             return codec::decode_elo_sync(body);
                           },
                           json_encoder())),
+      add("runner.status", ask<msg::runner_status_request, msg::runner_status_reply>(
+                               front_, "runner", no_body<msg::runner_status_request>(), json_encoder())),
       add("elo.status", ask<msg::elo_status_request, msg::elo_status_reply>(
                             front_, "elo", no_body<msg::elo_status_request>(), json_encoder())),
       add("work_queue.add", ask<msg::work_add_request, msg::work_command_reply>(
@@ -328,6 +331,12 @@ front_dispatcher::front_dispatcher(caf::actor_system& system, caf::actor directo
                              return codec::decode_work_fail(body);
                            },
                            json_encoder())),
+      add("work_queue.release", ask<msg::work_release_request, msg::work_command_reply>(
+                              front_, "work_queue",
+                              [](const http::request&, const simdjson::dom::element* body) {
+                                return codec::decode_work_release(body);
+                              },
+                              json_encoder())),
       add("work_queue.cancel", ask<msg::work_cancel_request, msg::work_command_reply>(
                              front_, "work_queue",
                              [](const http::request&, const simdjson::dom::element* body) {

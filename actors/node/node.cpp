@@ -26,6 +26,7 @@
 #include "actors/gossip/gossip_actor.hpp"
 #include "actors/peers/peers.hpp"
 #include "actors/raft/raft_actor.hpp"
+#include "actors/runner/runner_actor.hpp"
 #include "actors/swim/swim_actor.hpp"
 #include "actors/work_queue/work_queue_actor.hpp"
 #include "actors/node/front.hpp"
@@ -38,6 +39,8 @@
 #include "protocol/messages/events.hpp"
 #include "protocol/messages/membership.hpp"
 #include "protocol/messages/node_info.hpp"
+#include "protocol/messages/runner.hpp"
+#include "protocol/messages/work.hpp"
 #include "protocol/registry.hpp"
 
 namespace p2p {
@@ -348,6 +351,12 @@ int run_node(const node_config& cfg) {
     work_cfg.archive_interval = std::clamp<std::chrono::milliseconds>(work_cfg.retention / 4, std::chrono::milliseconds(250),
                                                                       std::chrono::seconds(60));
     work_cfg.directory = directory;
+    runner_config runner_cfg;
+    runner_cfg.node_id = cfg.node_id;
+    runner_cfg.work_types = cfg.runner_types;
+    runner_cfg.attempts_dir = cfg.data_dir / "work" / "attempts";
+    if (cfg.swim_profile == "test") runner_cfg.retry_delay = std::chrono::milliseconds(200);
+    runner_cfg.directory = directory;
     std::vector<child_spec> children{
         {"events", [ev_cfg](caf::actor_system& sys) { return sys.spawn(events_actor, ev_cfg); }},
         {"admin", [admin_ctx](caf::actor_system& sys) { return sys.spawn(admin_actor, admin_ctx); }},
@@ -357,6 +366,7 @@ int run_node(const node_config& cfg) {
         {"raft", [raft_cfg](caf::actor_system& sys) { return sys.spawn(raft_actor, raft_cfg); }},
         {"elo", [elo_cfg](caf::actor_system& sys) { return sys.spawn(elo_actor, elo_cfg); }},
         {"work_queue", [work_cfg](caf::actor_system& sys) { return sys.spawn(work_queue_actor, work_cfg); }},
+        {"runner", [runner_cfg](caf::actor_system& sys) { return sys.spawn(runner_actor, runner_cfg); }},
     };
     supervisor = system->spawn(supervisor_actor, directory, std::move(children));
     front.emplace(*system, directory, metrics, front_options{P2P_VERSION});
@@ -424,6 +434,21 @@ int run_node(const node_config& cfg) {
                        std::chrono::duration_cast<std::chrono::milliseconds>(budget));
   }
   server.begin_drain();
+  {
+    // Long polls are answered now, the runner stops claiming, lets its attempts finish within
+    // half the drain and gives back what is left, while the node still talks to the cluster.
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - mono_now());
+    auto failure = ask_child<msg::work_drain_reply>(*system, supervisor, "work_queue", msg::work_drain_request{},
+                                                    std::clamp(left / 10, std::chrono::milliseconds(50), std::chrono::milliseconds(1000)));
+    if (!failure.empty()) log::warn("node", "the work queue's long polls were not answered", {{"error", json::quote(failure)}});
+    left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - mono_now());
+    const auto runner_budget = left * 3 / 4;
+    failure = ask_child<msg::runner_drain_reply>(
+        *system, supervisor, "runner",
+        msg::runner_drain_request{static_cast<std::uint64_t>(std::max<std::int64_t>(0, (left / 2).count()))},
+        std::max(runner_budget, std::chrono::milliseconds(50)));
+    if (!failure.empty()) log::warn("node", "the runner did not settle every attempt", {{"error", json::quote(failure)}});
+  }
   if (shutdown.exit_code() == 0) {
     // Tell the cluster we are leaving (left, not dead), within a share of the deadline. A node
     // refused by the cluster says nothing: its id belongs to another process.

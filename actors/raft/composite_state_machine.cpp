@@ -35,8 +35,9 @@ bool composite_state_machine::is_work_command(std::string_view command) {
 }
 
 std::string_view work_op_name(const work::command& c) {
-  static constexpr std::string_view names[] = {"add",      "claim",  "start",   "heartbeat", "complete",
-                                               "fail",     "expire", "timeout", "cancel",    "archive"};
+  static constexpr std::string_view names[] = {"add",  "claim",   "start",  "heartbeat", "complete", "fail",
+                                               "expire", "timeout", "cancel", "archive",   "release"};
+  static_assert(std::size(names) == std::variant_size_v<work::command>, "one name per command");
   return names[c.index()];
 }
 

@@ -129,7 +129,7 @@ constexpr std::string_view command_magic("WQC\x01", 4);
 constexpr std::string_view answer_magic("WQA\x01", 4);
 constexpr std::string_view snapshot_magic("WQS\x01", 4);
 
-enum class op : std::uint8_t { add = 1, claim, start, heartbeat, complete, fail, expire, timeout, cancel, archive };
+enum class op : std::uint8_t { add = 1, claim, start, heartbeat, complete, fail, expire, timeout, cancel, archive, release };
 
 void write_new_item(byte_writer& w, const new_item& x) {
   w.str(x.work_type);
@@ -652,6 +652,10 @@ std::string encode_command(const command& c) {
         } else if constexpr (std::is_same_v<T, archive_command>) {
           w.i64(x.before);
           w.u32(x.max_items);
+        } else if constexpr (std::is_same_v<T, release_command>) {
+          w.str(x.work_id);
+          w.str(x.claim_token);
+          w.str(x.reason);
         }
         w.i64(x.now);
       },
@@ -760,6 +764,15 @@ std::optional<command> decode_command(std::string_view bytes) {
       out = std::move(x);
       break;
     }
+    case op::release: {
+      release_command x;
+      x.work_id = r.str();
+      x.claim_token = r.str();
+      x.reason = r.str();
+      x.now = r.i64();
+      out = std::move(x);
+      break;
+    }
     default:
       return std::nullopt;
   }
@@ -843,6 +856,7 @@ answer work_queue_state_machine::apply_command(std::uint64_t index, const comman
         else if constexpr (std::is_same_v<T, expire_command>) return expire(x);
         else if constexpr (std::is_same_v<T, timeout_command>) return timeout(x);
         else if constexpr (std::is_same_v<T, cancel_command>) return cancel(x);
+        else if constexpr (std::is_same_v<T, release_command>) return release(x);
         else return archive(x);
       },
       c);
@@ -886,9 +900,11 @@ void work_queue_state_machine::emit(std::vector<event>& out, std::string_view ty
 void work_queue_state_machine::set_state(item& x, status s) {
   const bool was_active = !is_terminal(x.state);
   if (x.state == status::pending) pending_.erase({-x.priority, x.seq});
+  if (holds_claim(x.state)) holding_.erase(x.seq);
   x.state = s;
   x.updated_at = clock_;
   if (s == status::pending) pending_.insert({-x.priority, x.seq});
+  if (holds_claim(s)) holding_.insert(x.seq);
   if (is_terminal(s)) {
     x.finished_at = clock_;
     if (was_active) --active_;
@@ -898,6 +914,7 @@ void work_queue_state_machine::set_state(item& x, status s) {
 void work_queue_state_machine::index_item(const item& x) {
   by_id_[x.work_id] = x.seq;
   if (x.state == status::pending) pending_.insert({-x.priority, x.seq});
+  if (holds_claim(x.state)) holding_.insert(x.seq);
   if (!is_terminal(x.state)) ++active_;
   for (const auto& d : x.depends_on) dependents_[d].push_back(x.work_id);
 }
@@ -905,6 +922,7 @@ void work_queue_state_machine::index_item(const item& x) {
 void work_queue_state_machine::rebuild_indexes() {
   by_id_.clear();
   pending_.clear();
+  holding_.clear();
   dependents_.clear();
   idempotency_expiry_.clear();
   request_expiry_.clear();
@@ -1262,6 +1280,26 @@ answer work_queue_state_machine::timeout(const timeout_command& c) {
   return a;
 }
 
+answer work_queue_state_machine::release(const release_command& c) {
+  item* x = find(c.work_id);
+  if (!x) return just(error_reply(code::not_found, join(std::string_view("no work item "), c.work_id)));
+  if (!holds_claim(x->state) || c.claim_token != x->claim_token) return just(stale_claim(*x, c.claim_token));
+  const std::string node = x->claimed_by;
+  const std::string reason = c.reason.empty() ? std::string("released") : capped(c.reason, max_error_bytes);
+  if (x->attempts > 0) --x->attempts;  // never judged: the attempt does not count
+  end_attempt(*x, status::pending, reason, true);
+  x->progress = 0;
+  x->progress_message.clear();
+  answer a;
+  a.response = ok_reply("pending");
+  json::writer w;
+  w.begin_object();
+  write_common(w, *x);
+  w.field("node_id", node).field("reason", "released").end_object();  // the node that gave it back
+  emit(a.events, "WORK_QUEUED", w.take());
+  return a;
+}
+
 answer work_queue_state_machine::cancel(const cancel_command& c) {
   item* x = find(c.work_id);
   if (!x) return just(error_reply(code::not_found, join(std::string_view("no work item "), c.work_id)));
@@ -1362,9 +1400,11 @@ std::vector<item> work_queue_state_machine::claimed_by(std::string_view node_id)
 
 std::vector<claim_info> work_queue_state_machine::claims() const {
   std::vector<claim_info> out;
-  for (const auto& [seq, x] : items_)
-    if (holds_claim(x.state))
-      out.push_back({x.work_id, x.claim_token, x.claimed_by, x.state, x.lease_s, x.timeout_s, x.claimed_at, x.started_at});
+  out.reserve(holding_.size());
+  for (auto seq : holding_) {
+    const item& x = items_.at(seq);
+    out.push_back({x.work_id, x.claim_token, x.claimed_by, x.state, x.lease_s, x.timeout_s, x.claimed_at, x.started_at});
+  }
   return out;
 }
 

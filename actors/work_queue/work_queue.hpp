@@ -155,6 +155,14 @@ struct cancel_command {
   time_ms now = 0;
 };
 
+// The claimant gives the item back unfinished (a draining node, a runner that cannot run it):
+// back to pending, and the attempt does not count, because the work was never judged.
+struct release_command {
+  std::string work_id, claim_token;
+  std::string reason;  // empty: "released"
+  time_ms now = 0;
+};
+
 // Leader-proposed retention: terminal items finished before `before` leave the replicated state
 // (the answer carries them for the local archive). Items a live item depends on stay.
 struct archive_command {
@@ -164,7 +172,8 @@ struct archive_command {
 };
 
 using command = std::variant<add_command, claim_command, start_command, heartbeat_command, complete_command,
-                             fail_command, expire_command, timeout_command, cancel_command, archive_command>;
+                             fail_command, expire_command, timeout_command, cancel_command, archive_command,
+                             release_command>;
 
 std::string encode_command(const command& c);
 // nullopt for bytes that are not a command of a version this code knows.
@@ -306,6 +315,7 @@ class work_queue_state_machine final : public raft::state_machine {
   answer timeout(const timeout_command& c);
   answer cancel(const cancel_command& c);
   answer archive(const archive_command& c);
+  answer release(const release_command& c);
 
   void advance_clock(time_ms now);
   void prune_dedupe();
@@ -332,6 +342,7 @@ class work_queue_state_machine final : public raft::state_machine {
   std::multimap<time_ms, std::string> idempotency_expiry_;  // record time -> key
   std::multimap<time_ms, std::pair<std::string, std::string>> request_expiry_;
   std::set<std::tuple<int, std::uint64_t>> pending_;  // (-priority, seq)
+  std::set<std::uint64_t> holding_;  // seqs of claimed or running items: the leases, without a scan
   std::map<std::string, std::vector<std::string>, std::less<>> dependents_;
   std::size_t active_ = 0;
   std::uint64_t event_n_ = 0;  // within the entry being applied

@@ -219,6 +219,7 @@ caf::result<msg::work_command_reply> claim(self_ptr self, const work_queue_confi
   w.offer.work_types = w.request.work_types;
   w.promise = rp;
   w.received = mono_now();
+  if (st.draining) w.request.wait_s = 0;  // a draining node holds no long polls
   w.deadline = w.received + std::chrono::duration_cast<mono_clock::duration>(std::chrono::duration<double>(w.request.wait_s));
   const bool named_types = !w.request.work_types.empty();
   const auto node_id = w.request.node_id;
@@ -556,6 +557,11 @@ caf::behavior work_queue_actor(self_ptr self, work_queue_config cfg) {
                                  work::fail_command{std::move(r.work_id), std::move(r.claim_token), std::move(r.error),
                                                     r.retryable, wall_ms()});
       },
+      [=](msg::work_release_request& r) -> command_result {
+        return propose_for_reply(self, cfg,
+                                 work::release_command{std::move(r.work_id), std::move(r.claim_token), std::move(r.reason),
+                                                       wall_ms()});
+      },
       [=](msg::work_cancel_request& r) -> command_result {
         return propose_for_reply(self, cfg, work::cancel_command{std::move(r.work_id), std::move(r.reason), wall_ms()});
       },
@@ -625,6 +631,21 @@ caf::behavior work_queue_actor(self_ptr self, work_queue_config cfg) {
         return rp;
       },
       [=](msg::work_overview_request& r) { return overview(r.recent); },
+      [=](msg::work_drain_request&) {
+        auto& s = self->state;
+        s.draining = true;
+        std::vector<std::uint64_t> idle;
+        for (auto& [id, w] : s.waiting) {
+          w.deadline = mono_now();  // a probe in flight answers with what it finds
+          if (!w.in_flight) idle.push_back(id);
+        }
+        for (auto id : idle) {
+          work::reply none;
+          none.status = "no_work";
+          finish_waiting(self, id, std::move(none));
+        }
+        return msg::work_drain_reply{idle.size()};
+      },
       [=](msg::work_metrics_request&) -> caf::result<msg::work_metrics_reply> {
         auto rp = self->make_response_promise<msg::work_metrics_reply>();
         auto raft = self->state.handles["raft"];

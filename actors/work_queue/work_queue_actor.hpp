@@ -72,6 +72,7 @@ struct work_queue_state {
   std::uint64_t next_wait_id = 1;
   std::map<std::uint64_t, waiting_claim> waiting;
   bool probe_scheduled = false;
+  bool draining = false;  // long polls are answered at once
   // Metrics.
   std::array<std::uint64_t, claim_latency_buckets.size()> claim_latency_counts{};
   std::uint64_t claim_latency_count = 0;

@@ -69,6 +69,11 @@ struct work_fail_request {
   std::string error;
   bool retryable = true;
 };
+// POST /work/release: the claimant gives an unfinished item back; the attempt does not count.
+struct work_release_request {
+  std::string work_id, claim_token;
+  std::string reason;
+};
 // POST /work/cancel.
 struct work_cancel_request {
   std::string work_id;
@@ -167,6 +172,13 @@ struct work_leadership {
   bool applies_log = false;  // a voter or learner: work_applied arrives here
 };
 
+// node -> work_queue at shutdown: answer every waiting long poll now (no_work, or what a probe in
+// flight finds) and hold no new ones, so no claim keeps the drain waiting.
+struct work_drain_request {};
+struct work_drain_reply {
+  std::uint64_t answered = 0;  // long polls answered at once
+};
+
 // Console and admin.
 struct work_overview_request {
   std::uint32_t recent = 10;
@@ -200,6 +212,9 @@ template <class F> auto inspect(F& f, work_complete_request& x) { return f(x.wor
 template <class F> auto inspect(F& f, work_fail_request& x) {
   return f(x.work_id, x.claim_token, x.error, x.retryable);
 }
+template <class F> auto inspect(F& f, work_release_request& x) {
+  return f(x.work_id, x.claim_token, x.reason);
+}
 template <class F> auto inspect(F& f, work_cancel_request& x) { return f(x.work_id, x.reason); }
 template <class F> auto inspect(F& f, work_command_reply& x) { return f(x.status, x.work_ids, x.items, x.replayed); }
 template <class F> auto inspect(F& f, work_status_request& x) { return f(x.work_id, x.stale); }
@@ -222,6 +237,8 @@ template <class F> auto inspect(F& f, work_applied& x) { return f(x.index, x.ter
 template <class F> auto inspect(F& f, work_leadership& x) {
   return f(x.leader, x.leader_id, x.term, x.applies_log);
 }
+template <class F> auto inspect(F& f, work_drain_request&) { return f(); }
+template <class F> auto inspect(F& f, work_drain_reply& x) { return f(x.answered); }
 template <class F> auto inspect(F& f, work_overview_request& x) { return f(x.recent); }
 template <class F> auto inspect(F& f, work_overview_reply& x) {
   return f(x.by_status, x.by_type, x.total, x.recent, x.archived, x.leader, x.tracked_leases, x.waiting_claims);

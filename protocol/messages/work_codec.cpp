@@ -234,6 +234,15 @@ msg::work_fail_request decode_work_fail(const element* body) {
   return r;
 }
 
+msg::work_release_request decode_work_release(const element* body) {
+  msg::work_release_request r;
+  if (!body) return r;
+  r.work_id = text(*body, "work_id");
+  r.claim_token = text(*body, "claim_token");
+  r.reason = text(*body, "reason");
+  return r;
+}
+
 msg::work_cancel_request decode_work_cancel(const element* body) {
   msg::work_cancel_request r;
   if (!body) return r;

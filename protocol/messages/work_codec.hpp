@@ -21,6 +21,7 @@ msg::work_start_request decode_work_start(const simdjson::dom::element* body);
 msg::work_heartbeat_request decode_work_heartbeat(const simdjson::dom::element* body);
 msg::work_complete_request decode_work_complete(const simdjson::dom::element* body);
 msg::work_fail_request decode_work_fail(const simdjson::dom::element* body);
+msg::work_release_request decode_work_release(const simdjson::dom::element* body);
 msg::work_cancel_request decode_work_cancel(const simdjson::dom::element* body);
 msg::work_status_request decode_work_status(std::string_view query);
 msg::work_list_request decode_work_list(std::string_view query);

@@ -4,6 +4,7 @@
 // leader keeps the live claims (a term change revokes nothing) and hands back the dead
 // claimant's items.
 #include <boost/test/unit_test.hpp>
+#include <signal.h>
 #include <simdjson.h>
 
 #include <future>
@@ -57,7 +58,8 @@ struct work_node {
   node_process node;
   std::string token = node.token();
 
-  explicit work_node(std::vector<std::string> extra = {}) : node(with_profiles(std::move(extra))) {
+  explicit work_node(std::vector<std::string> extra = {}, std::optional<std::filesystem::path> data_dir = std::nullopt)
+      : node(with_profiles(std::move(extra)), std::move(data_dir)) {
     // The one-voter cluster elects itself right after start.
     BOOST_REQUIRE(eventually(30s, [&] {
       return get("/raft/status")->body.find(R"("state":"leader")") != std::string::npos;
@@ -402,6 +404,244 @@ BOOST_AUTO_TEST_CASE(a_new_leader_keeps_live_claims_and_reclaims_a_dead_claimant
              commit_target;
     }));
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The runner: items of configured work types run as child processes on the node that claimed
+// them, their outcomes reported to the queue.
+BOOST_AUTO_TEST_SUITE(runner)
+
+namespace {
+
+const std::string child = P2P_RUNNER_CHILD_BINARY;
+
+std::string work_type_arg(const std::string& type, const std::string& command) {
+  return std::string("--work-type=").append(type).append("=").append(command);
+}
+
+// The item once it reached `wanted` (or whatever it was at the deadline).
+std::unique_ptr<answer> await_status(work_node& n, const std::string& id, const std::string& wanted,
+                                     std::chrono::milliseconds timeout = 30s) {
+  std::unique_ptr<answer> last = std::make_unique<answer>();
+  eventually(timeout, [&] {
+    last = n.get("/work/status?work_id=" + id);
+    return last->text("status") == wanted;
+  });
+  return last;
+}
+
+std::string add_one(work_node& n, const std::string& body) {
+  auto added = n.post("/work/add", body);
+  BOOST_REQUIRE_MESSAGE(added->status == 201, added->body);
+  return first_id(*added);
+}
+
+std::uint64_t count_of(answer& a, std::string_view key) {
+  std::uint64_t v = 0;
+  if (!a.json || a.doc["counts"][key].get(v)) return 0;
+  return v;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(items_run_as_processes_and_every_outcome_reaches_the_queue) {
+  work_node n({work_type_arg("env", child + " env"), work_type_arg("steps", child + " progress 3"),
+               work_type_arg("exits", child + " exit 3 5"), work_type_arg("missing", "/nonexistent/p2p-program --x"),
+               work_type_arg("sleeps", child + " sleep"), "--runner-slots=steps=2", "--node-id=test-node"});
+  auto status = n.get("/runner/status");
+  BOOST_REQUIRE_MESSAGE(status->status == 200, status->body);
+  BOOST_TEST(status->body.find(R"("work_type":"steps","argv":[")" + child + R"(","progress","3"],"slots":2)") !=
+                 std::string::npos,
+             status->body);
+
+  // The program gets the item and the P2P_* variables; its result file becomes the result.
+  const auto env_id = add_one(n, R"({"work_type":"env","config":{"board_type":"hex8"}})");
+  auto env = await_status(n, env_id, "completed");
+  BOOST_REQUIRE_MESSAGE(env->text("status") == "completed", env->body);
+  simdjson::dom::element result;
+  BOOST_REQUIRE(!env->doc["result"].get(result));
+  std::string_view seen;
+  BOOST_TEST((!result["P2P_WORK_ID"].get(seen) && seen == env_id));
+  BOOST_TEST((!result["P2P_WORK_TYPE"].get(seen) && seen == "env"));
+  BOOST_TEST((!result["item"].get(seen) && seen.find(R"("board_type":"hex8")") != std::string_view::npos));
+  BOOST_TEST((!result["cwd"].get(seen) && seen.find(env_id) != std::string_view::npos));
+  BOOST_TEST(env->text("claimed_by") == "test-node", env->body);
+
+  // The last stdout line is the result when there is no result file.
+  const auto steps_id = add_one(n, R"({"work_type":"steps"})");
+  auto steps = await_status(n, steps_id, "completed");
+  BOOST_TEST(steps->body.find(R"("result":{"steps":3})") != std::string::npos, steps->body);
+
+  // A non-zero exit and a missing program fail the item with the reason (and the log's tail).
+  const auto exits_id = add_one(n, R"({"work_type":"exits","max_attempts":1})");
+  auto exits = await_status(n, exits_id, "failed");
+  BOOST_TEST(exits->text("error").find("exit code 3") != std::string::npos, exits->body);
+  BOOST_TEST(exits->text("error").find("failure detail 5") != std::string::npos, exits->body);
+  const auto missing_id = add_one(n, R"({"work_type":"missing","max_attempts":2})");
+  auto missing = await_status(n, missing_id, "failed");
+  BOOST_TEST(missing->text("error").find("/nonexistent/p2p-program") != std::string::npos, missing->body);
+  BOOST_TEST(missing->doc["attempts"].get_uint64().value() == 2u, missing->body);
+
+  // A running item shows its PROGRESS line; cancelling it stops the process group.
+  const auto sleeps_id = add_one(n, R"({"work_type":"sleeps","lease_s":3})");
+  std::unique_ptr<answer> running = std::make_unique<answer>();
+  BOOST_REQUIRE(eventually(30s, [&] {
+    running = n.get("/work/status?work_id=" + sleeps_id);
+    std::string_view message;
+    return running->json && !running->doc["progress"]["message"].get(message) && message == "sleeping";
+  }));
+  BOOST_TEST(running->text("status") == "running");
+  BOOST_TEST(n.post("/work/cancel", R"({"work_id":")" + sleeps_id + R"("})")->status == 200);
+  std::unique_ptr<answer> runner = std::make_unique<answer>();
+  BOOST_TEST(eventually(30s, [&] {
+    runner = n.get("/runner/status");
+    return runner->body.find(R"("attempts":[])") != std::string::npos && count_of(*runner, "lost_claims") == 1u;
+  }), runner->body);
+  BOOST_TEST(count_of(*runner, "completed") == 2u, runner->body);
+  BOOST_TEST(count_of(*runner, "failed") == 3u, runner->body);
+  BOOST_TEST(n.get("/work/status?work_id=" + sleeps_id)->text("status") == "cancelled");
+
+  // Bad runner options are refused at start with the option named.
+  child_process bad(node_binary(), {"--http-port=0", "--cluster-port=off", "--work-type=sleeps"});
+  BOOST_TEST(bad.wait_exit(30s).value_or(-1) == 2);
+  BOOST_TEST(bad.err().find("--work-type") != std::string::npos, bad.err());
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_node_adopts_its_claims_and_a_drained_node_gives_work_back) {
+  temp_dir dir("p2p-runner");
+  const std::vector<std::string> sleeper{work_type_arg("sleeps", child + " sleep")};
+  std::string id, token;
+  {
+    work_node n(sleeper, dir.path());
+    id = add_one(n, R"({"work_type":"sleeps","lease_s":600,"max_attempts":1})");
+    auto running = await_status(n, id, "running");
+    BOOST_REQUIRE_MESSAGE(running->text("status") == "running", running->body);
+    token = running->text("claim_token");
+    n.node.process().signal(SIGKILL);
+    BOOST_REQUIRE(n.node.process().wait_exit(30s).has_value());
+  }
+  {
+    // The claim outlived the node; the runner finds it at start and runs it again, same token.
+    work_node n(sleeper, dir.path());
+    std::unique_ptr<answer> runner = std::make_unique<answer>();
+    BOOST_REQUIRE_MESSAGE(eventually(30s, [&] {
+      runner = n.get("/runner/status");
+      return count_of(*runner, "adopted") == 1u && runner->body.find(id) != std::string::npos;
+    }), runner->body);
+    auto item = n.get("/work/status?work_id=" + id);
+    BOOST_TEST(item->text("claim_token") == token, item->body);
+    BOOST_TEST(item->doc["attempts"].get_uint64().value() == 1u);
+    // Drain: the unfinished item goes back to the queue, its one attempt not spent.
+    n.node.process().signal(SIGTERM);
+    BOOST_TEST(n.node.process().wait_exit(30s).value_or(-1) == 0);
+    BOOST_TEST(n.node.process().err().find("runner did not settle") == std::string::npos, n.node.process().err());
+  }
+  {
+    work_node n({"--work-types=none"}, dir.path());
+    auto item = n.get("/work/status?work_id=" + id);
+    BOOST_TEST(item->text("status") == "pending", item->body);
+    BOOST_TEST(item->doc["attempts"].get_uint64().value() == 0u, item->body);
+    BOOST_TEST(item->text("error").rfind("node draining", 0) == 0u, item->body);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(three_nodes_complete_2000_items_exactly_once_while_the_leader_is_killed) {
+  const std::size_t total = 2000;
+  joined_cluster c(3, {"--voters=n00,n01,n02", "--raft-profile=test", "--swim-profile=test",
+                       work_type_arg("quick", child + R"( print '{"ok":true}')"), "--runner-slots=quick=16"});
+  const auto auth = header_list{{"Authorization", "Bearer " + c.token()}};
+  auto leader_of = [&]() -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      if (!c.running(i)) continue;
+      if (call(c[i].http(), c.token(), "GET", "/raft/status")->text("state") == "leader") return i;
+    }
+    return std::nullopt;
+  };
+  std::optional<std::size_t> leader;
+  BOOST_REQUIRE(eventually(60s, [&] { return (leader = leader_of()).has_value(); }));
+  // One survivor's event stream, open from before the first add.
+  const std::size_t watcher = (*leader + 1) % 3;
+  sse_stream events(c[watcher].http(), "/events?types=WORK_COMPLETED,WORK_QUEUED", auth);
+  BOOST_REQUIRE(events.status() == 200);
+
+  std::set<std::string> ids;
+  for (std::size_t batch = 0; batch < total / 200; ++batch) {
+    std::string body = R"({"items":[)";
+    for (int i = 0; i < 200; ++i) body.append(i ? "," : "").append(R"({"work_type":"quick","lease_s":5,"max_attempts":10})");
+    body.append("]}");
+    std::unique_ptr<answer> added;
+    BOOST_REQUIRE(eventually(60s, [&] {
+      added = call(c[watcher].http(), c.token(), "POST", "/work/add", body);
+      return added->status == 201;
+    }));
+    simdjson::dom::array list;
+    BOOST_REQUIRE(!added->doc["work_ids"].get(list));
+    for (auto id : list) ids.insert(std::string(id.get_string().value()));
+    // Kill the leader, runner and all, once the cluster is busy.
+    if (batch == total / 400) {
+      auto busy = call(c[watcher].http(), c.token(), "GET", "/work/list?status=completed&limit=1");
+      std::uint64_t completed = 0;
+      if (busy->doc["counts"]["by_status"]["completed"].get(completed)) completed = 0;
+      BOOST_TEST_MESSAGE("killing the leader with " << completed << " items completed");
+      c.kill(*leader);
+    }
+  }
+  BOOST_REQUIRE(ids.size() == total);
+
+  auto completed_count = [&]() -> std::uint64_t {
+    auto r = call(c[watcher].http(), c.token(), "GET", "/work/list?stale=1&limit=1");
+    std::uint64_t done = 0;
+    return r->json && !r->doc["counts"]["by_status"]["completed"].get(done) ? done : 0;
+  };
+  std::uint64_t done = 0;
+  BOOST_REQUIRE_MESSAGE(eventually(240s, [&] {
+    events.read_until("\x01", 10ms);  // keep the stream drained while waiting
+    return (done = completed_count()) == total;
+  }), "completed " << done << " of " << total);
+
+  // The stream: every item completed exactly once, every event id once.
+  BOOST_REQUIRE(eventually(60s, [&] {
+    events.read_until("\x01", 50ms);
+    std::size_t n = 0;
+    for (std::size_t at = 0; (at = events.text().find("event: WORK_COMPLETED", at)) != std::string::npos; ++at) ++n;
+    return n >= total;
+  }));
+  std::map<std::string, int> completions;
+  std::set<std::string> event_ids;
+  std::size_t duplicates = 0;
+  simdjson::dom::parser parser;
+  const auto& text = events.text();
+  for (std::size_t at = 0; (at = text.find("data: ", at)) != std::string::npos;) {
+    const auto end = text.find('\n', at);
+    simdjson::dom::element e;
+    if (parser.parse(text.substr(at + 6, end - at - 6)).get(e)) {
+      at = end;
+      continue;
+    }
+    at = end;
+    std::string_view event_id, type, work_id;
+    if (e["event_id"].get(event_id) || e["type"].get(type) || e["payload"]["work_id"].get(work_id)) continue;
+    if (!event_ids.insert(std::string(event_id)).second) ++duplicates;
+    if (type == "WORK_COMPLETED") ++completions[std::string(work_id)];
+  }
+  BOOST_TEST(duplicates == 0u);
+  BOOST_TEST(completions.size() == total);
+  std::size_t twice = 0;
+  for (const auto& [id, count] : completions) {
+    if (count != 1) ++twice;
+    BOOST_TEST(ids.count(id) == 1u, id);
+  }
+  BOOST_TEST(twice == 0u);
+  // The survivors' runners did the work; together with the dead node's they claimed every item.
+  std::uint64_t completed_by_survivors = 0;
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    if (!c.running(i)) continue;
+    auto r = call(c[i].http(), c.token(), "GET", "/runner/status");
+    completed_by_survivors += count_of(*r, "completed");
+  }
+  BOOST_TEST(completed_by_survivors <= total);
+  BOOST_TEST(completed_by_survivors > 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

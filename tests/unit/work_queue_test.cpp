@@ -105,6 +105,9 @@ struct queue {
   answer timeout(const std::string& id, const std::string& token) { return run(timeout_command{id, token, 0}); }
   answer cancel(const std::string& id, std::string reason = {}) { return run(cancel_command{id, std::move(reason), 0}); }
   answer archive(time_ms before, std::uint32_t max_items = 1000) { return run(archive_command{before, max_items, 0}); }
+  answer release(const std::string& id, const std::string& token, std::string reason = {}) {
+    return run(release_command{id, token, std::move(reason), 0});
+  }
 
   status state_of(const std::string& id) const {
     const item* x = sm.get(id);
@@ -320,6 +323,36 @@ BOOST_AUTO_TEST_CASE(fail_requeues_while_attempts_remain_then_fails_for_good) {
   const auto t3 = q.claim_one(other);
   BOOST_TEST(q.fail(other, t3, "bad config", false).response.status == "failed");
   BOOST_TEST(q.fail("w-1-7", t3).response.result == code::not_found);
+}
+
+BOOST_AUTO_TEST_CASE(release_gives_an_item_back_without_counting_the_attempt) {
+  queue q;
+  new_item n = of_type("selfplay");
+  n.max_attempts = 1;
+  const auto id = q.add_one(n);
+  const auto t1 = q.claim_one(id);
+  BOOST_TEST(q.start(id, t1).response.status == "running");
+  BOOST_TEST(q.heartbeat(id, t1, 0.5).response.ok());
+  auto back = q.release(id, t1, "node draining");
+  BOOST_TEST(back.response.status == "pending");
+  BOOST_TEST(types_of(back) == (std::vector<std::string>{"WORK_QUEUED"}));
+  BOOST_TEST(field_of(back.events[0].payload_json, "reason") == "\"released\"");
+  BOOST_TEST(field_of(back.events[0].payload_json, "node_id") == "\"n1\"");
+  const item* x = q.sm.get(id);
+  BOOST_TEST((x->state == status::pending));
+  BOOST_TEST(x->attempts == 0u);  // one attempt allowed, and it is still there
+  BOOST_TEST(x->claimed_by.empty());
+  BOOST_TEST(x->progress == 0.0);
+  BOOST_TEST(x->error == "node draining");
+  // The claim is gone: a second release, a completion or a heartbeat with it conflict.
+  BOOST_TEST(q.release(id, t1).response.result == code::conflict);
+  BOOST_TEST(q.complete(id, t1).response.result == code::conflict);
+  // Claimed again, it runs its one allowed attempt and completes.
+  const auto t2 = q.claim_one(id, "n2");
+  BOOST_TEST(q.sm.get(id)->attempts == 1u);
+  BOOST_TEST(q.complete(id, t2).response.status == "completed");
+  BOOST_TEST(q.release(id, t2).response.result == code::conflict);
+  BOOST_TEST(q.release("w-1-7", t2).response.result == code::not_found);
 }
 
 BOOST_AUTO_TEST_CASE(expiry_requeues_or_fails_with_the_reason) {
@@ -849,7 +882,8 @@ BOOST_AUTO_TEST_CASE(every_command_survives_its_binary_form) {
                                  expire_command{"w", "1.2", expire_reason::claimant_dead, t0},
                                  timeout_command{"w", "1.2", t0},
                                  cancel_command{"w", "why", t0},
-                                 archive_command{t0 - 5, 17, t0}};
+                                 archive_command{t0 - 5, 17, t0},
+                                 release_command{"w", "1.2", "node draining", t0}};
   for (const auto& c : all) {
     const auto bytes = encode_command(c);
     auto back = decode_command(bytes);
