@@ -215,6 +215,54 @@ const field_spec raft_kv_reply[] = {
     {"index", ft::integer, true, "the log index the answer reflects"},
 };
 
+const field_spec leader_endpoint_fields[] = {
+    {"http", ft::string, false, "the leader's HTTP address (host:port)"},
+    {"cluster", ft::string, false, "the leader's cluster address (host:port)"},
+};
+const field_spec election_heartbeat_request[] = {
+    {"leader_id", ft::string, true, "the announcing leader"},
+    {"term", ft::integer, true, "its Raft term", {}, 0.0, {}},
+    {"lease_remaining_ms", ft::integer, true, "how long the receiver may trust this announcement", {}, 0.0, {}},
+    {"endpoints", ft::object, false, "where the leader listens", leader_endpoint_fields},
+    {"voters_hash", ft::string, false, "hash of the sender's bootstrap voter list (\"0\": none); a mismatch is 409"},
+};
+const field_spec election_vote_fields[] = {
+    {"node_id", ft::string, true, "the voting member"},
+    {"leader_id", ft::string, false, "the leader it follows (absent: none known)"},
+    {"term", ft::integer, true, "the term it knows", {}, 0.0, {}},
+    {"voters_hash", ft::string, false, "hash of the sender's bootstrap voter list (\"0\": none); a mismatch is 409"},
+};
+const field_spec election_vote_reply[] = {
+    {"recorded", ft::boolean, true, "this node leads and recorded the vote of an alive member"},
+    {"follower", ft::boolean, true, "the vote names this leader and its term"},
+};
+const field_spec election_member_fields[] = {
+    {"node_id", ft::string, true, "an alive member"},
+    {"leader_id", ft::string, false, "the leader its last vote named (null: none, or no vote yet)"},
+    {"term", ft::integer, true, "the term its last vote named"},
+    {"last_vote_ms_ago", ft::integer, false, "since its last vote (null: none yet)"},
+};
+const field_spec election_status_reply[] = {
+    {"node_id", ft::string, true, "this node's id"},
+    {"leader_id", ft::string, false, "the leader this node knows (null when none: never a stale one)"},
+    {"term", ft::integer, true, "the term of that view"},
+    {"role", ft::string, true, "leader, follower, candidate or non_voter"},
+    {"lease_remaining_ms", ft::integer, true,
+     "how long the view holds without another heartbeat (on the leader: its latest heartbeat's)"},
+    {"endpoints", ft::object, false, "where the leader listens, when known", leader_endpoint_fields},
+    {"followers", ft::array, true, "leader only: alive members whose last vote names this leader and term"},
+    {"stragglers", ft::array, true, "leader only: alive members that did not answer or named another leader or term"},
+    {"members", ft::array, true, "leader only: each alive member's last vote", election_member_fields},
+};
+const field_spec election_transfer_request[] = {
+    {"to", ft::string, true, "the voter to hand leadership to"},
+};
+const field_spec election_transfer_reply[] = {
+    {"leader_id", ft::string, true, "the new leader"},
+    {"term", ft::integer, true, "its term"},
+    {"previous_leader_id", ft::string, false, "the leader that handed over"},
+};
+
 constexpr std::array<std::string_view, 2> rating_methods{"bayes", "elo"};
 const field_spec elo_matches_request[] = {
     {"matches", ft::array, true,
@@ -474,6 +522,18 @@ const route table[] = {
     {"raft.kv_get", verb::get, "/raft/kv", "raft", auth_kind::token, placement::leader_read, false,
      "Read a key linearizably (read-index on the leader), or locally with stale=1", body_kind::none, {},
      raft_kv_query, reply_kind::json, 200, raft_kv_reply},
+    {"election.heartbeat", verb::post, "/election/heartbeat", "election", auth_kind::token, placement::local, true,
+     "A leader's announcement; answered with this node's vote of allegiance", body_kind::json,
+     election_heartbeat_request, {}, reply_kind::json, 200, election_vote_fields},
+    {"election.vote", verb::post, "/election/vote", "election", auth_kind::token, placement::local, true,
+     "A member's vote of allegiance, recorded by the leader", body_kind::json, election_vote_fields, {},
+     reply_kind::json, 200, election_vote_reply},
+    {"election.status", verb::get, "/election/status", "election", auth_kind::token, placement::local, false,
+     "This node's view of leadership; on the leader, who follows and who straggles", body_kind::none, {}, {},
+     reply_kind::json, 200, election_status_reply},
+    {"election.transfer", verb::post, "/election/transfer", "election", auth_kind::token, placement::leader_write,
+     false, "Hand leadership to another voter; answered once it leads", body_kind::json, election_transfer_request,
+     {}, reply_kind::json, 200, election_transfer_reply},
     {"elo.matches", verb::post, "/elo/matches", "elo", auth_kind::token, placement::local, false,
      "Store games durably on this node; sync spreads them", body_kind::json, elo_matches_request, {},
      reply_kind::json, 200, elo_matches_reply},

@@ -5,6 +5,7 @@
 #include "actors/node/supervisor.hpp"
 #include "protocol/messages/admin.hpp"
 #include "protocol/messages/directory.hpp"
+#include "protocol/messages/election.hpp"
 #include "protocol/messages/elo.hpp"
 #include "protocol/messages/events.hpp"
 #include "protocol/messages/introspection.hpp"
@@ -103,6 +104,17 @@ void register_messages(caf::actor_system_config& cfg) {
       .add_message_type<msg::elo_key_status>("p2p.elo_key_status")
       .add_message_type<msg::elo_status_reply>("p2p.elo_status_reply")
       .add_message_type<msg::replicated_event>("p2p.replicated_event")
+      .add_message_type<msg::leader_endpoints>("p2p.leader_endpoints")
+      .add_message_type<msg::election_heartbeat>("p2p.election_heartbeat")
+      .add_message_type<msg::election_vote>("p2p.election_vote")
+      .add_message_type<msg::election_vote_ack>("p2p.election_vote_ack")
+      .add_message_type<msg::election_status_request>("p2p.election_status_request")
+      .add_message_type<msg::election_member>("p2p.election_member")
+      .add_message_type<msg::election_status_reply>("p2p.election_status_reply")
+      .add_message_type<msg::leadership_transfer_request>("p2p.leadership_transfer_request")
+      .add_message_type<msg::leadership_transfer_reply>("p2p.leadership_transfer_reply")
+      .add_message_type<msg::raft_leadership>("p2p.raft_leadership")
+      .add_message_type<msg::heard_leader>("p2p.heard_leader")
       .add_message_type<work::item>("p2p.work_item")
       .add_message_type<work::new_item>("p2p.work_new_item")
       .add_message_type<work::claim_info>("p2p.work_claim_info")

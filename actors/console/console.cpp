@@ -25,6 +25,8 @@
 #include "protocol/messages/admin.hpp"
 #include "protocol/messages/admin_codec.hpp"
 #include "protocol/messages/directory.hpp"
+#include "protocol/messages/election.hpp"
+#include "protocol/messages/election_codec.hpp"
 #include "protocol/messages/events.hpp"
 #include "protocol/messages/events_codec.hpp"
 #include "protocol/messages/introspection.hpp"
@@ -128,7 +130,7 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-const char* const command_names[] = {"actors", "inspect", "health", "members", "raft", "leader",
+const char* const command_names[] = {"actors", "inspect", "health", "members", "raft", "leader", "election",
                                      "elo", "work", "events", "send", "help", "quit"};
 
 const char* help_text =
@@ -138,7 +140,8 @@ const char* help_text =
     "  health                      the node's health\n"
     "  members                     SWIM's members: state, incarnation, address, connection\n"
     "  raft                        this node's Raft state, and each follower's progress\n"
-    "  leader                      the Raft leader and term this node knows\n"
+    "  leader                      the leader and term this node knows (exit 1 when none)\n"
+    "  election                    the view of leadership; on the leader, followers and stragglers\n"
     "  elo [CONFIG_KEY [elo]]      the match store; with a key, its ratings (bayes, or classic elo)\n"
     "  work [RECENT]               the work queue: counts by status and type, the newest items (10)\n"
     "  events tail [TYPES]         live events (comma-separated types), until Ctrl-C\n"
@@ -164,6 +167,7 @@ class session {
     if (cmd == "members" && words.size() == 1) return members();
     if (cmd == "raft" && words.size() == 1) return raft();
     if (cmd == "leader" && words.size() == 1) return leader();
+    if (cmd == "election" && words.size() == 1) return election();
     if (cmd == "elo" && words.size() == 1) return elo_status();
     if (cmd == "elo" && (words.size() == 2 || (words.size() == 3 && (words[2] == "elo" || words[2] == "bayes"))))
       return elo_rankings(words[1], words.size() == 3 ? words[2] : "bayes");
@@ -464,8 +468,48 @@ class session {
     return exit_ok;
   }
 
+  std::optional<msg::election_status_reply> election_status() {
+    auto actor = find("election");
+    if (!actor) return std::nullopt;
+    auto reply = ask<msg::election_status_reply>(*actor, msg::election_status_request{});
+    if (!reply) fail("no election answer: " + last_error_);
+    return reply;
+  }
+
+  int election() {
+    auto r = election_status();
+    if (!r) return exit_command_failed;
+    if (opts_.json) {
+      std::cout << codec::encode(*r) << "\n";
+      return exit_ok;
+    }
+    auto list = [](const std::vector<std::string>& xs) {
+      std::string out;
+      for (const auto& x : xs) out.append(out.empty() ? "" : ",").append(x);
+      return out.empty() ? std::string("-") : out;
+    };
+    print_table({{"role", r->role},
+                 {"leader", r->leader_id.empty() ? "(none known)" : r->leader_id},
+                 {"term", std::to_string(r->term)},
+                 {"lease left", std::to_string(r->lease_remaining_ms) + " ms"},
+                 {"leader http", r->endpoints.http.empty() ? "-" : r->endpoints.http},
+                 {"leader cluster", r->endpoints.cluster.empty() ? "-" : r->endpoints.cluster},
+                 {"followers", list(r->followers)},
+                 {"stragglers", list(r->stragglers)}});
+    if (!r->members.empty()) {
+      std::cout << "\n";
+      std::vector<std::vector<std::string>> rows{{"MEMBER", "FOLLOWS", "TERM", "LAST VOTE"}};
+      for (const auto& m : r->members)
+        rows.push_back({m.node_id, m.leader_id.empty() ? "-" : m.leader_id, std::to_string(m.term),
+                        m.last_vote_ms_ago < 0 ? "never" : std::to_string(m.last_vote_ms_ago) + " ms ago"});
+      print_table(rows);
+    }
+    return exit_ok;
+  }
+
+  // The election view is this node's one answer to "who leads", on voters and non-voters alike.
   int leader() {
-    auto r = raft_status();
+    auto r = election_status();
     if (!r) return exit_command_failed;
     if (opts_.json) {
       json::writer w;

@@ -20,7 +20,8 @@ constexpr caf::atom_value directory_registry_key = caf::atom("directory");
 // Domains other nodes may reach through `routed` messages: node-to-node protocols only, never
 // admin or the console's commands.
 inline bool routable_domain(std::string_view domain) {
-  return domain == "swim" || domain == "gossip" || domain == "raft" || domain == "elo" || domain == "work_queue";
+  return domain == "swim" || domain == "gossip" || domain == "raft" || domain == "elo" || domain == "work_queue" ||
+         domain == "election";
 }
 
 struct directory_state {

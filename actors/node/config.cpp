@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "actors/election/election_view.hpp"
 #include "protocol/raft/raft.hpp"
 #include "protocol/swim/swim.hpp"
 
@@ -113,7 +114,8 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
       ("swim-profile", po::value(&cfg.swim_profile)->default_value("lan"),
        "SWIM and gossip timing: test, local, lan or wan (see README)")
       ("raft-profile", po::value(&cfg.raft_profile)->default_value("lan"),
-       "Raft timing (heartbeat, election timeout): test, lan or wan (see README)")
+       "Raft and leadership timing (heartbeat, election timeout, leader announcements and their lease): "
+       "test, lan or wan (see README)")
       ("raft-snapshot-every", po::value(&cfg.raft_snapshot_every)->default_value(10000),
        "applied Raft entries between snapshots of the state machine (at least 1)")
       ("work-types", po::value(&work_types)->composing(),
@@ -207,7 +209,7 @@ parse_result parse_node_options(int argc, const char* const argv[], const char* 
     cfg.voters = split_list(voters);
     if (!swim::profile_named(cfg.swim_profile))
       throw usage_error("--swim-profile must be test, local, lan or wan, got '" + cfg.swim_profile + "'");
-    if (!raft::timing_named(cfg.raft_profile))
+    if (!raft::timing_named(cfg.raft_profile) || !election::timing_named(cfg.raft_profile))
       throw usage_error("--raft-profile must be test, lan or wan, got '" + cfg.raft_profile + "'");
     if (cfg.raft_snapshot_every == 0) throw usage_error("--raft-snapshot-every must be at least 1");
     if (!(cfg.work_retention_s >= 1)) throw usage_error("--work-retention must be at least 1 second");

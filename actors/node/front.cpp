@@ -14,6 +14,7 @@
 #include "protocol/common/json.hpp"
 #include "protocol/messages/admin_codec.hpp"
 #include "protocol/messages/directory.hpp"
+#include "protocol/messages/election_codec.hpp"
 #include "protocol/messages/elo_codec.hpp"
 #include "protocol/messages/events_codec.hpp"
 #include "protocol/messages/membership_codec.hpp"
@@ -273,6 +274,26 @@ front_dispatcher::front_dispatcher(caf::actor_system& system, caf::actor directo
                                return codec::decode_raft_kv_get(req.query);
                              },
                              json_encoder())),
+      add("election.heartbeat", ask<msg::election_heartbeat, msg::election_vote>(
+                                    front_, "election",
+                                    [](const http::request&, const simdjson::dom::element* body) {
+                                      return codec::decode_election_heartbeat(body);
+                                    },
+                                    json_encoder())),
+      add("election.vote", ask<msg::election_vote, msg::election_vote_ack>(
+                               front_, "election",
+                               [](const http::request&, const simdjson::dom::element* body) {
+                                 return codec::decode_election_vote(body);
+                               },
+                               json_encoder())),
+      add("election.status", ask<msg::election_status_request, msg::election_status_reply>(
+                                 front_, "election", no_body<msg::election_status_request>(), json_encoder())),
+      add("election.transfer", ask<msg::leadership_transfer_request, msg::leadership_transfer_reply>(
+                                   front_, "election",
+                                   [](const http::request&, const simdjson::dom::element* body) {
+                                     return codec::decode_leadership_transfer(body);
+                                   },
+                                   json_encoder())),
       add("elo.matches", ask<msg::elo_ingest, msg::elo_ingest_reply>(
                              front_, "elo",
                              [](const http::request&, const simdjson::dom::element* body) {

@@ -21,6 +21,7 @@
 #include "actors/admin/admin.hpp"
 #include "actors/common/api_error.hpp"
 #include "actors/directory/directory.hpp"
+#include "actors/election/election_actor.hpp"
 #include "actors/elo/elo_actor.hpp"
 #include "actors/events/events.hpp"
 #include "actors/gossip/gossip_actor.hpp"
@@ -357,6 +358,12 @@ int run_node(const node_config& cfg) {
     runner_cfg.attempts_dir = cfg.data_dir / "work" / "attempts";
     if (cfg.swim_profile == "test") runner_cfg.retry_delay = std::chrono::milliseconds(200);
     runner_cfg.directory = directory;
+    election_config election_cfg;
+    election_cfg.node_id = cfg.node_id;
+    election_cfg.timing = *election::timing_named(cfg.raft_profile);  // leadership timing goes with Raft's
+    election_cfg.own = {http_endpoint, cluster_endpoint};
+    election_cfg.voters_hash = raft::voter_set_hash(raft_cfg.voters);
+    election_cfg.directory = directory;
     std::vector<child_spec> children{
         {"events", [ev_cfg](caf::actor_system& sys) { return sys.spawn(events_actor, ev_cfg); }},
         {"admin", [admin_ctx](caf::actor_system& sys) { return sys.spawn(admin_actor, admin_ctx); }},
@@ -367,6 +374,7 @@ int run_node(const node_config& cfg) {
         {"elo", [elo_cfg](caf::actor_system& sys) { return sys.spawn(elo_actor, elo_cfg); }},
         {"work_queue", [work_cfg](caf::actor_system& sys) { return sys.spawn(work_queue_actor, work_cfg); }},
         {"runner", [runner_cfg](caf::actor_system& sys) { return sys.spawn(runner_actor, runner_cfg); }},
+        {"election", [election_cfg](caf::actor_system& sys) { return sys.spawn(election_actor, election_cfg); }},
     };
     supervisor = system->spawn(supervisor_actor, directory, std::move(children));
     front.emplace(*system, directory, metrics, front_options{P2P_VERSION});

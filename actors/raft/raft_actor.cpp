@@ -10,6 +10,7 @@
 #include "protocol/common/json.hpp"
 #include "protocol/common/log.hpp"
 #include "protocol/messages/directory.hpp"
+#include "protocol/messages/election.hpp"
 #include "protocol/messages/membership.hpp"
 #include "protocol/messages/raft.hpp"
 #include "protocol/messages/raft_codec.hpp"
@@ -176,6 +177,41 @@ void drain_outboxes(self_ptr self) {
     for (; !st.work_outbox.empty(); st.work_outbox.pop_front()) self->send(work, std::move(st.work_outbox.front()));
 }
 
+std::string_view state_label(const raft::core& c);
+
+// A voter or a learner: it holds the log and hears the leader's appends.
+bool applies_log(const raft::core& c, const std::string& node_id) {
+  const auto& learners = c.members().learners;
+  return c.is_voter() || std::find(learners.begin(), learners.end(), node_id) != learners.end();
+}
+
+// The one answer to "who leads" on this node: Raft's on a member (a leader that removed itself
+// counts until it steps down), the election actor's heartbeats elsewhere.
+bool raft_knows_leader(const raft::core& c, const std::string& node_id) {
+  return c.state() == raft::role::leader || applies_log(c, node_id);
+}
+const std::string& known_leader(const raft_state& st, const std::string& node_id) {
+  return raft_knows_leader(*st.core, node_id) ? st.core->leader() : st.heard.leader_id;
+}
+raft::term_t known_term(const raft_state& st, const std::string& node_id) {
+  return raft_knows_leader(*st.core, node_id) ? st.core->term() : st.heard.term;
+}
+
+// Tells the election actor Raft's word on this node whenever it changes.
+void tell_election(self_ptr self, const std::string& node_id) {
+  auto& st = self->state;
+  auto election = st.handles["election"];
+  if (!election) return;
+  const auto& c = *st.core;
+  msg::raft_leadership now{std::string(state_label(c)), c.leader(), c.term(), raft_knows_leader(c, node_id)};
+  const auto& told = st.election_told;
+  if (told && told->role == now.role && told->leader_id == now.leader_id && told->term == now.term &&
+      told->member == now.member)
+    return;
+  st.election_told = now;
+  self->send(election, std::move(now));
+}
+
 // Tells the work_queue actor who leads whenever that changes: the leader's work_queue actor
 // keeps the leases, the others forward heartbeats to it.
 void tell_leadership(self_ptr self, const std::string& node_id) {
@@ -183,9 +219,8 @@ void tell_leadership(self_ptr self, const std::string& node_id) {
   auto work = st.handles["work_queue"];
   if (!work) return;
   const auto& c = *st.core;
-  const auto& learners = c.members().learners;
-  const bool applies = c.is_voter() || std::find(learners.begin(), learners.end(), node_id) != learners.end();
-  msg::work_leadership now{c.state() == raft::role::leader, c.leader(), c.term(), applies};
+  msg::work_leadership now{c.state() == raft::role::leader, known_leader(st, node_id), known_term(st, node_id),
+                           applies_log(c, node_id)};
   const auto& told = st.leadership_told;
   if (told && told->leader == now.leader && told->leader_id == now.leader_id && told->term == now.term &&
       told->applies_log == now.applies_log)
@@ -205,7 +240,30 @@ void hand_on_work(self_ptr self, const raft::entry& e, raft::applied_entry& appl
   drain_outboxes(self);
 }
 
+// LEADER_CHANGED is the apply of a term's first entry (DESIGN.md §4 "Events"): the new leader's
+// no-op, which names it and the leader before it, so every voter announces the same event with
+// the same id. It follows the entry's own events (`events_before` of them) in the id order.
+void announce_leader(self_ptr self, const raft::entry& e, std::size_t events_before) {
+  auto& st = self->state;
+  auto start = e.type == raft::entry_type::noop ? raft::decode_term_start(e.data) : raft::term_start{};
+  // A term start written before leaders were named: Raft still knows who leads that term.
+  if (start.leader.empty() && st.core->term() == e.term) start.leader = st.core->leader();
+  json::writer w;
+  w.begin_object().key("new_leader_id");
+  if (start.leader.empty()) w.null();
+  else w.value(start.leader);
+  w.key("old_leader_id");
+  if (start.previous_leader.empty()) w.null();
+  else w.value(start.previous_leader);
+  w.field("term", e.term).end_object();
+  auto id = std::string("r:").append(std::to_string(e.index)).append(":").append(std::to_string(events_before));
+  const auto at = std::chrono::duration_cast<std::chrono::milliseconds>(wall_now().time_since_epoch()).count();
+  st.events_outbox.push_back({std::move(id), "LEADER_CHANGED", w.take(), e.term, at});
+  drain_outboxes(self);
+}
+
 void settle_change(self_ptr self, const raft_config& cfg);
+void settle_transfer(self_ptr self, const raft_config& cfg);
 
 void send_messages(self_ptr self, std::vector<raft::message> messages) {
   auto& st = self->state;
@@ -292,14 +350,21 @@ void flush(self_ptr self, const raft_config& cfg) {
         return;
       }
       log::info("raft", "restored a snapshot from the leader", {{"index", std::to_string(snap->index)}});
+      st.applied_term = std::max(st.applied_term, snap->term);  // the terms it covers started elsewhere
     }
     for (auto& e : core.take_committed()) {
       std::string result;
+      std::size_t events = 0;
       if (e.type == raft::entry_type::normal) {
         auto applied = st.machine->apply_entry(e.index, e.data);
-        if (applied.work) hand_on_work(self, e, applied);
+        if (applied.work) {
+          events = applied.work_answer.events.size();
+          hand_on_work(self, e, applied);
+        }
         result = std::move(applied.result);
       }
+      if (e.term > st.applied_term) announce_leader(self, e, events);
+      st.applied_term = std::max(st.applied_term, e.term);
       auto it = st.proposals.find(e.index);
       if (it == st.proposals.end()) continue;
       if (it->second.term == e.term) {
@@ -347,7 +412,9 @@ void flush(self_ptr self, const raft_config& cfg) {
                 {{"leader_id", json::quote(st.last_leader)}, {"term", std::to_string(core.term())}});
   }
   settle_change(self, cfg);
+  settle_transfer(self, cfg);
   tell_leadership(self, cfg.node_id);
+  tell_election(self, cfg.node_id);
   schedule(self);
 }
 
@@ -369,14 +436,20 @@ void expire(self_ptr self) {
                                               R"({"outcome":"unknown"})"));
     st.change.reset();
   }
+  if (st.transfer && st.transfer->deadline <= now) {
+    for (auto& rp : st.transfer->promises)
+      rp.deliver(make_api_error(api_errc::timeout, "the leadership hand-over did not finish in time; it may still",
+                                R"({"outcome":"unknown"})"));
+    st.transfer.reset();
+  }
 }
 
 // Forwards a request to the leader's raft actor (once) and hands its answer back.
 template <class Reply, class Request>
 caf::result<Reply> forward(self_ptr self, const raft_config& cfg, Request req) {
   auto& st = self->state;
-  const auto& leader = st.core->leader();
-  if (leader.empty() || req.hops > 0) return no_leader(cfg.timing);
+  const auto& leader = known_leader(st, cfg.node_id);
+  if (leader.empty() || leader == cfg.node_id || req.hops > 0) return no_leader(cfg.timing);
   auto peers = st.handles["peers"];
   if (!peers) return make_api_error(api_errc::unavailable, "the peers actor is not running", retry_details(cfg.timing));
   req.hops += 1;
@@ -412,6 +485,39 @@ std::string_view state_label(const raft::core& c) {
 
 msg::raft_members_reply members_view(const raft::core& c, raft::index_t index) {
   return {index, c.members().voters, c.members().learners};
+}
+
+// A hand-over is done once its target leads in a later term, and has failed once another node
+// does, or once the core gave up on it (the target did not catch up and campaign in time) while
+// this node still leads.
+void settle_transfer(self_ptr self, const raft_config& cfg) {
+  auto& st = self->state;
+  if (!st.transfer) return;
+  auto& t = *st.transfer;
+  const auto& c = *st.core;
+  std::optional<caf::error> failed;
+  if (c.term() > t.from_term && c.leader() == t.to) {
+    for (auto& rp : t.promises) rp.deliver(msg::leadership_transfer_reply{t.to, c.term(), cfg.node_id});
+    st.transfer.reset();
+    return;
+  }
+  json::writer details;
+  details.begin_object().field("retry_after_ms", cfg.timing.election_max).field("leader_id", c.leader()).end_object();
+  if (c.term() > t.from_term && !c.leader().empty()) {
+    failed = make_api_error(api_errc::unavailable,
+                            std::string("leadership went to ").append(c.leader()).append(", not ").append(t.to),
+                            details.take());
+  } else if (c.state() == raft::role::leader && c.transferring_to().empty()) {
+    failed = make_api_error(api_errc::unavailable,
+                            std::string("the hand-over to ").append(t.to).append(
+                                " did not complete within an election timeout (is it reachable and caught up?); "
+                                "this node still leads"),
+                            details.take());
+  } else {
+    return;  // under way, or between leaders
+  }
+  for (auto& rp : t.promises) rp.deliver(*failed);
+  st.transfer.reset();
 }
 
 // Membership: "add" makes a non-voter first and promotes it once it has caught up, so a new
@@ -510,6 +616,9 @@ caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg)
     }
   }
   st.core.emplace(cfg.node_id, cfg.voters, cfg.timing, cfg.seed, now_ms(st), st.log->state(), st.log->entries(), snap);
+  // Entries after the snapshot apply again: their LEADER_CHANGED events come with the same ids,
+  // and the events actor drops the ones it recorded before.
+  st.applied_term = snap ? snap->term : 0;
   st.queued_state = st.log->state();
   // From here on only the storage thread touches the log.
   st.storage = self->spawn<caf::detached + caf::linked>(storage_actor, std::exchange(st.log, nullptr));
@@ -715,14 +824,51 @@ caf::behavior raft_actor(caf::stateful_actor<raft_state>* self, raft_config cfg)
         s.core->leader_unreachable(l.node_id, now_ms(s));
         schedule(self);
       },
+      [=](msg::leadership_transfer_request& r) -> caf::result<msg::leadership_transfer_reply> {
+        auto& s = self->state;
+        auto& c = *s.core;
+        if (r.to.empty())
+          return make_api_error(api_errc::bad_request, "to must name the voter to hand leadership to", R"({"field":"to"})");
+        if (c.state() != raft::role::leader) return forward<msg::leadership_transfer_reply>(self, cfg, std::move(r));
+        if (r.to == cfg.node_id) return msg::leadership_transfer_reply{cfg.node_id, c.term(), cfg.node_id};
+        const auto& voters = c.members().voters;
+        if (std::find(voters.begin(), voters.end(), r.to) == voters.end()) {
+          std::string list;
+          for (const auto& v : voters) list.append(list.empty() ? "" : ", ").append(v);
+          return make_api_error(api_errc::bad_request,
+                                std::string("to: ").append(r.to).append(" is not a voter (voters: ").append(list).append(")"),
+                                R"({"field":"to"})");
+        }
+        if (s.transfer && s.transfer->to != r.to)
+          return make_api_error(api_errc::conflict,
+                                std::string("leadership is being handed to ").append(s.transfer->to).append(" already"),
+                                R"({"field":"to"})");
+        if (!s.transfer) {
+          if (!c.transfer_leadership(r.to, now_ms(s)))
+            return make_api_error(api_errc::unavailable, "leadership cannot be handed over now", retry_details(cfg.timing));
+          log::info("raft", "handing leadership over", {{"to", json::quote(r.to)}, {"term", std::to_string(c.term())}});
+          s.transfer = raft_state::pending_transfer{r.to, c.term(), {}, mono_now() + cfg.proposal_timeout / 2};
+          queue_flush(self);
+        }
+        auto rp = self->make_response_promise();
+        s.transfer->promises.push_back(rp);
+        return rp;
+      },
+      [=](msg::heard_leader& h) {
+        self->state.heard = std::move(h);
+        tell_leadership(self, cfg.node_id);  // a non-member's work_queue forwards heartbeats there
+      },
       [=](msg::raft_status_request&) { return status(); },
       [=](msg::directory_update& u) {
         const auto& name = u.entry.name;
-        if (name != "peers" && name != "events" && name != "work_queue") return;
+        if (name != "peers" && name != "events" && name != "work_queue" && name != "election") return;
         self->state.handles[name] = u.entry.handle;
-        if (name == "work_queue") self->state.leadership_told.reset();  // a (re)started actor learns it anew
+        // A (re)started actor learns the view anew.
+        if (name == "work_queue") self->state.leadership_told.reset();
+        if (name == "election") self->state.election_told.reset();
         drain_outboxes(self);
         tell_leadership(self, cfg.node_id);
+        tell_election(self, cfg.node_id);
       });
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "actors/raft/composite_state_machine.hpp"
+#include "protocol/messages/election.hpp"
 #include "protocol/messages/events.hpp"
 #include "protocol/messages/work.hpp"
 #include "protocol/common/time.hpp"
@@ -91,6 +92,21 @@ struct raft_state {
   std::deque<msg::replicated_event> events_outbox;
   std::deque<msg::work_applied> work_outbox;
   std::optional<msg::work_leadership> leadership_told;  // the last view sent to work_queue
+  std::optional<msg::raft_leadership> election_told;   // the last word sent to election
+  // On a node that is not a Raft member (it hears no appends): the leader the election actor
+  // learned from heartbeats, empty once their lease ran out. Its leader placements go there.
+  msg::heard_leader heard;
+  // The term of the latest applied entry: an entry of a higher term is a term's first, whose
+  // apply is LEADER_CHANGED.
+  raft::term_t applied_term = 0;
+  // A leadership hand-over under way on the leader, answered once another node leads.
+  struct pending_transfer {
+    std::string to;
+    raft::term_t from_term = 0;
+    std::vector<caf::response_promise> promises;
+    mono_clock::time_point deadline;
+  };
+  std::optional<pending_transfer> transfer;
   struct pending_change {
     bool add;
     std::string node;

@@ -48,6 +48,38 @@ std::optional<membership> decode_membership(std::string_view data) {
   return m;
 }
 
+namespace {
+constexpr std::string_view term_start_tag = "term-start\n";
+}  // namespace
+
+std::string encode_term_start(const term_start& t) {
+  std::string out(term_start_tag);
+  out.append("leader=").append(t.leader).append("\nprevious=").append(t.previous_leader);
+  out.append("\ncluster=").append(t.cluster_id);
+  return out;
+}
+
+term_start decode_term_start(std::string_view data) {
+  term_start t;
+  if (data.substr(0, term_start_tag.size()) != term_start_tag) {
+    t.cluster_id = std::string(data);  // written before leaders were named
+    return t;
+  }
+  data.remove_prefix(term_start_tag.size());
+  while (!data.empty()) {
+    const auto newline = data.find('\n');
+    const auto line = data.substr(0, newline);
+    data = newline == std::string_view::npos ? std::string_view{} : data.substr(newline + 1);
+    const auto eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    const auto key = line.substr(0, eq), value = line.substr(eq + 1);
+    if (key == "leader") t.leader = std::string(value);
+    else if (key == "previous") t.previous_leader = std::string(value);
+    else if (key == "cluster") t.cluster_id = std::string(value);
+  }
+  return t;
+}
+
 std::uint64_t voter_set_hash(std::vector<node_id> voters) {
   if (voters.empty()) return 0;
   std::sort(voters.begin(), voters.end());
@@ -74,6 +106,7 @@ core::core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t se
     std::erase_if(log_, [&](const entry& e) { return e.index <= snapshot_.index; });
     applied_ = snapshot_.index;
   }
+  find_last_term_start();
   apply_latest_membership();
   stable_ = last_index();
   durable_ = last_index();
@@ -87,7 +120,7 @@ core::core(node_id self, std::vector<node_id> voters, timing t, std::uint64_t se
 void core::learn_cluster_id() {
   if (!cluster_id_.empty()) return;
   if (snapshot_.index > 0) cluster_id_ = snapshot_.cluster_id;
-  else if (commit_ >= 1 && !log_.empty()) cluster_id_ = log_.front().data;
+  else if (commit_ >= 1 && !log_.empty()) cluster_id_ = decode_term_start(log_.front().data).cluster_id;
 }
 
 bool core::refuse_foreign(const message& m) {
@@ -242,16 +275,17 @@ void core::become_leader(time_ms now) {
   round_sent_.clear();
   lease_until_ = 0;
   new_round(now);
-  // An entry of our own term: committing it commits everything before it (thesis §3.6.2).
-  // The very first entry of a cluster carries its identity, drawn here.
-  std::string first;
+  // An entry of our own term: committing it commits everything before it (thesis §3.6.2). It
+  // names us and the leader before us; the very first entry of a cluster also carries its
+  // identity, drawn here.
+  term_start start{{}, self_, last_term_start_.leader};
   if (last_index() == 0) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(rng_()),
                   static_cast<unsigned long long>(rng_()));
-    first = buf;
+    start.cluster_id = buf;
   }
-  append_local(entry{term_, last_index() + 1, entry_type::noop, std::move(first)});
+  append_local(entry{term_, last_index() + 1, entry_type::noop, encode_term_start(start)});
   broadcast_append(now, false);
   maybe_commit();
   update_lease_and_reads();
@@ -259,15 +293,26 @@ void core::become_leader(time_ms now) {
 
 void core::append_local(entry e) {
   const bool config = e.type == entry_type::config;
+  if (e.type == entry_type::noop) last_term_start_ = {e.index, decode_term_start(e.data).leader};
   log_.push_back(std::move(e));
   // A server uses the latest membership in its log, committed or not (thesis §4.1).
   if (config) apply_latest_membership();
+}
+
+void core::find_last_term_start() {
+  last_term_start_ = {};
+  for (auto it = log_.rbegin(); it != log_.rend(); ++it)
+    if (it->type == entry_type::noop) {
+      last_term_start_ = {it->index, decode_term_start(it->data).leader};
+      return;
+    }
 }
 
 void core::truncate_from(index_t index) {
   if (index <= snapshot_.index || index > last_index()) return;
   log_.resize(index - snapshot_.index - 1);
   if (config_index_ >= index) apply_latest_membership();
+  if (last_term_start_.index >= index) find_last_term_start();
   if (index <= stable_) {
     truncated_ = truncated_ ? std::min(*truncated_, index) : index;
     stable_ = index - 1;
@@ -384,10 +429,15 @@ void core::tick(time_ms now) {
     }
     return;
   }
-  // Non-voters follow; they never campaign.
+  // Non-voters follow; they never campaign, but they stop naming a leader they no longer hear
+  // from (a voter does so by campaigning), so forwarding never goes to a stale one.
   if (now >= election_deadline_) {
-    if (is_voter()) become_pre_candidate(now);
-    else reset_election_timer(now);
+    if (is_voter()) {
+      become_pre_candidate(now);
+    } else {
+      if (!heard_from_leader_recently(now)) leader_.clear();
+      reset_election_timer(now);
+    }
   }
 }
 
@@ -787,6 +837,7 @@ void core::handle_snapshot(const message& m, time_ms now) {
     log_.erase(log_.begin(), log_.begin() + static_cast<std::ptrdiff_t>(m.index - snapshot_.index));
   } else {
     log_.clear();
+    find_last_term_start();  // ours may have been an entry the snapshot replaces
     truncated_ = truncated_ ? std::min(*truncated_, m.index + 1) : m.index + 1;
     // What we had persisted after the snapshot is dropped with the rest of the log.
     stable_ = std::min(stable_, m.index);

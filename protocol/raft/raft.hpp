@@ -41,6 +41,18 @@ std::optional<timing> timing_named(std::string_view name);
 
 enum class entry_type : std::uint8_t { normal, noop, config };
 
+// The first entry of every term is a no-op that names its leader and the leader of the latest
+// term before it in that leader's log: applying it is the cluster's LEADER_CHANGED, and every
+// voter reads the same names from it. The cluster's very first entry also carries the cluster
+// id. Entries written before leaders were named hold the cluster id alone (or nothing).
+struct term_start {
+  std::string cluster_id;
+  std::string leader;           // empty in entries written before leaders were named
+  std::string previous_leader;  // empty when unknown (the first term, or compacted away)
+};
+std::string encode_term_start(const term_start& t);
+term_start decode_term_start(std::string_view data);
+
 // The cluster's membership; a config entry carries one (the latest in the log is in force).
 struct membership {
   std::vector<node_id> voters;    // sorted
@@ -274,6 +286,8 @@ class core {
   void fail_reads();
   void learn_cluster_id();
   bool refuse_foreign(const message& m);
+  // Keeps last_term_start_ on the latest term-start entry still in the log.
+  void find_last_term_start();
 
   node_id self_;
   membership initial_;  // from the constructor
@@ -284,6 +298,13 @@ class core {
   std::string cluster_id_;
   std::uint64_t bootstrap_hash_ = 0;
   std::vector<std::string> refusals_;
+  // The latest term-start entry in the log (kept when compaction drops it): its leader is the
+  // previous leader a new leader names in its own term start.
+  struct known_term_start {
+    index_t index = 0;
+    node_id leader;
+  };
+  known_term_start last_term_start_;
 
   role role_ = role::follower;
   term_t term_ = 0;
