@@ -31,8 +31,11 @@
 #include "actors/common/instrumented.hpp"
 #include "bench/cmaes_bench.hpp"
 #include "bench/elo_bench.hpp"
+#include "bench/work_bench.hpp"
 #include "bench/workload_bench.hpp"
 #include "bench/harness/http_client.hpp"
+#include "bench/disk.hpp"
+#include "bench/http_connection.hpp"
 #include "bench/harness/node_process.hpp"
 #include "bench/stats.hpp"
 #include "protocol/common/json.hpp"
@@ -649,138 +652,6 @@ std::vector<result> bench_membership(const settings& s) {
 // leader, sequential commit latency, and throughput with 64 and 512 writes in flight. The raw
 // baseline is what one commit cannot avoid: a middleman round trip plus a durable 4 KiB append.
 
-// A non-blocking HTTP/1.1 client connection: many of them are driven from one thread, so the
-// load generator takes little of the cores the servers under test share.
-class http_connection {
- public:
-  explicit http_connection(const std::string& host_port) {
-    auto colon = host_port.rfind(':');
-    if (colon == std::string::npos || ::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &to_.sin_addr) != 1)
-      die("not an IPv4 host:port: " + host_port);
-    to_.sin_family = AF_INET;
-    to_.sin_port = htons(static_cast<std::uint16_t>(std::stoi(host_port.substr(colon + 1))));
-  }
-  ~http_connection() { close(); }
-  http_connection(const http_connection&) = delete;
-  http_connection& operator=(const http_connection&) = delete;
-
-  int fd() const { return fd_; }
-  bool open() const { return fd_ >= 0; }
-  short wanted() const { return connecting_ || sent_ < out_.size() ? POLLOUT : POLLIN; }
-  bench_clock::time_point started() const { return started_; }
-
-  // Sends `request` (connecting first when needed). False when the connection cannot be made.
-  bool begin(std::string request) {
-    if (fd_ < 0 && !connect()) return false;
-    out_ = std::move(request);
-    sent_ = 0;
-    in_.clear();
-    started_ = bench_clock::now();
-    return true;
-  }
-
-  // Moves on after poll() reported `revents`: the status once the whole response is in, 0 while
-  // it is not, -1 when the connection failed (it is closed then).
-  int advance(short revents) {
-    if (revents & (POLLERR | POLLNVAL)) return fail();
-    if (connecting_) {
-      int error = 0;
-      socklen_t len = sizeof error;
-      if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len) != 0 || error != 0) return fail();
-      connecting_ = false;
-    }
-    if (sent_ < out_.size()) {
-      auto n = ::send(fd_, out_.data() + sent_, out_.size() - sent_, MSG_NOSIGNAL);
-      if (n < 0) return errno == EAGAIN ? 0 : fail();
-      sent_ += static_cast<std::size_t>(n);
-      return 0;
-    }
-    if (!(revents & (POLLIN | POLLHUP))) return 0;
-    char buf[16384];
-    auto n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n < 0) return errno == EAGAIN ? 0 : fail();
-    if (n == 0) {
-      // A response without a length ends with the connection.
-      int status = until_close_ ? status_ : -1;
-      close();
-      return status;
-    }
-    in_.append(buf, static_cast<std::size_t>(n));
-    return parse();
-  }
-
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    connecting_ = false;
-  }
-
- private:
-  bool connect() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) return false;
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&to_), sizeof to_) == 0) return true;
-    if (errno == EINPROGRESS) {
-      connecting_ = true;
-      return true;
-    }
-    close();
-    return false;
-  }
-
-  int fail() {
-    close();
-    return -1;
-  }
-
-  int parse() {
-    until_close_ = false;
-    auto head_end = in_.find("\r\n\r\n");
-    if (head_end == std::string::npos) return 0;
-    if (in_.size() < 12 || in_.compare(0, 7, "HTTP/1.") != 0) return fail();
-    std::string head = in_.substr(0, head_end + 2);
-    for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const int status = std::atoi(in_.c_str() + 9);
-    const auto body = in_.size() - (head_end + 4);
-    if (auto at = head.find("\r\ncontent-length:"); at != std::string::npos) {
-      if (body < std::strtoull(head.c_str() + at + 17, nullptr, 10)) return 0;
-    } else if (head.find("\r\ntransfer-encoding: chunked\r\n") != std::string::npos) {
-      // One request at a time per connection: the last chunk is at the very end.
-      const bool last = in_.size() >= 5 && in_.compare(in_.size() - 5, 5, "0\r\n\r\n") == 0 &&
-                        (body == 5 || in_[in_.size() - 6] == '\n');
-      if (!last) return 0;
-    } else {
-      until_close_ = true;
-      status_ = status;
-      return 0;
-    }
-    if (head.find("\r\nconnection: close\r\n") != std::string::npos) close();
-    return status;
-  }
-
-  sockaddr_in to_{};
-  int fd_ = -1;
-  bool connecting_ = false;
-  bool until_close_ = false;
-  int status_ = 0;
-  std::string out_;
-  std::size_t sent_ = 0;
-  std::string in_;
-  bench_clock::time_point started_;
-};
-
-std::string http_request(const std::string& method, const std::string& host_port, const std::string& target,
-                         const std::string& body, const std::string& extra_headers, bool keep_alive) {
-  std::string r = method;
-  r.append(" ").append(target).append(" HTTP/1.1\r\nHost: ").append(host_port).append("\r\n");
-  r.append(keep_alive ? "" : "Connection: close\r\n").append(extra_headers);
-  r.append("Content-Type: application/json\r\nContent-Length: ").append(std::to_string(body.size()));
-  r.append("\r\n\r\n").append(body);
-  return r;
-}
-
 struct load_figures {
   std::size_t ok = 0, failed = 0;
   double rate = 0;                  // successful writes per second
@@ -1241,41 +1112,6 @@ raft_figures measure_raft(raft_system& sys, const settings& s, const std::string
   return f;
 }
 
-// A 4 KiB append made durable (write + fdatasync) on the filesystem the data dirs live on: the
-// floor of one Raft log write. Milliseconds, one per append.
-std::vector<double> fdatasync_ms(std::size_t count) {
-  harness::temp_dir dir("p2p-bench-fsync");
-  const auto file = dir.path() / "log";
-  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) die("cannot create " + file.string());
-  const std::string block(4096, 'x');
-  std::vector<double> ms;
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto start = bench_clock::now();
-    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size()) || ::fdatasync(fd) != 0)
-      die("cannot write " + file.string());
-    ms.push_back(seconds_since(start) * 1000);
-  }
-  ::close(fd);
-  return ms;
-}
-
-// Deleting a cluster's data dirs (etcd preallocates 64 MB per log segment) can keep the disk busy
-// discarding for seconds, with fsyncs at ~4 ms instead of ~0.2: before each system is measured,
-// wait until most fsyncs are about as quick as the quickest.
-void await_settled_disk() {
-  const auto start = bench_clock::now();
-  for (;;) {
-    auto ms = fdatasync_ms(20);
-    if (percentile(ms, 0.5) <= 3 * percentile(ms, 0)) return;
-    if (bench_clock::now() - start > 10s) {
-      std::cerr << "p2p-bench: raft: fsync latency did not settle within 10 s; measuring anyway\n";
-      return;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-}
-
 struct raw_figures {
   double round_trip_ms = 0, window64_rate = 0;
 };
@@ -1326,7 +1162,7 @@ std::vector<result> bench_raft(const settings& s) {
   std::vector<double> fsync, round_trip, raw_commit, raw_rate, window64;
   for (int r = 0; r < s.repeat; ++r) {
     {
-      await_settled_disk();
+      await_settled_disk("raft");
       our_cluster c;
       // The raw figures beside our sequential window, so both see the same disk and the same
       // load. An fsync that meets another process's flush waits a few ms longer, so the fsync
@@ -1349,16 +1185,16 @@ std::vector<result> bench_raft(const settings& s) {
     }
     if (no_etcd.empty()) {
       {
-        await_settled_disk();
+        await_settled_disk("raft");
         etcd_cluster c(etcd, true);
         etcd_tuned.add(measure_raft(c, s, "etcd"));
       }
-      await_settled_disk();
+      await_settled_disk("raft");
       etcd_cluster c(etcd, false);
       etcd_default.add(measure_raft(c, s, "etcd (defaults)", true));
     }
     if (no_pysyncobj.empty()) {
-      await_settled_disk();
+      await_settled_disk("raft");
       pysyncobj_cluster c(python);
       pysyncobj.add(measure_raft(c, s, "pysyncobj"));
     }
@@ -1471,7 +1307,10 @@ const char* usage =
     "           of --new games by high-water marks against shipping and replaying everything\n"
     "  workload playouts/s, games/s per agent kind and training samples/s of p2p-workload\n"
     "           (--config-key, --playouts, --games, --playout-count, --train-games, --epochs)\n"
-    "  report   runs all of the above but raft, cmaes, elo and workload; writes OUT/report.md and SVG plots\n";
+    "  work     the work queue: claim+complete cycle over HTTP and over CAF against two Raft\n"
+    "           writes, completed items/s on 3 voters, the worker API against aiohttp (wrk)\n"
+    "           (--cycles, --seconds, --clients, --batch, --connections, --stock, --quick)\n"
+    "  report   runs all of the above but raft, cmaes, elo, workload and work; writes OUT/report.md and SVG plots\n";
 
 }  // namespace
 
@@ -1485,6 +1324,7 @@ int main(int argc, char** argv) {
   if (sub == "cmaes") return p2p::bench::run_cmaes_bench(argc - 1, argv + 1);  // its own options
   if (sub == "elo") return p2p::bench::run_elo_bench(argc - 1, argv + 1);  // its own options
   if (sub == "workload") return p2p::bench::run_workload_bench(argc - 1, argv + 1);  // its own options
+  if (sub == "work") return p2p::bench::run_work_bench(argc - 1, argv + 1);  // its own options
   settings s;
   po::options_description desc("options");
   desc.add_options()("json", po::bool_switch(&s.json), "one JSON object per line per result")

@@ -129,6 +129,25 @@ BOOST_AUTO_TEST_CASE(workload_reports_rates) {
   BOOST_TEST(lines.size() == 7u);
 }
 
+BOOST_AUTO_TEST_CASE(work_reports_cycles_throughput_and_the_aiohttp_comparison) {
+  auto lines = run_bench({"work", "--quick"});
+  BOOST_REQUIRE(lines.size() == 7u);
+  for (const auto& line : lines) {
+    BOOST_TEST(line.find("\"bench\":\"work\"") != std::string::npos, line);
+    simdjson::dom::parser p;
+    double median = 0;
+    BOOST_TEST(!p.parse(line)["median"].get(median));
+    BOOST_TEST(median > 0, line);  // measured, not a placeholder
+  }
+  for (std::size_t i = 0; i < 4; ++i)  // HTTP and CAF cycles, p50 and p99
+    BOOST_TEST(lines[i].find("\"kv2_ratio\"") != std::string::npos, lines[i]);
+  BOOST_TEST(lines[2].find("\"http_ratio\"") != std::string::npos, lines[2]);
+  BOOST_TEST(lines[4].find("\"goal_ratio\"") != std::string::npos, lines[4]);  // items/s on 3 voters
+  BOOST_TEST(lines[4].find("\"kv_ratio\"") != std::string::npos, lines[4]);
+  for (std::size_t i = 5; i < 7; ++i)  // the worker API under wrk
+    BOOST_TEST(lines[i].find("\"aiohttp_ratio\"") != std::string::npos, lines[i]);
+}
+
 BOOST_AUTO_TEST_CASE(cmaes_reports_evaluations_against_the_reference) {
   auto lines = run_bench({"cmaes", "--function=sphere", "--dim=10"});
   BOOST_REQUIRE(lines.size() == 1u);
@@ -157,6 +176,8 @@ BOOST_AUTO_TEST_CASE(bad_usage_exits_2) {
   BOOST_TEST(unknown.wait_exit(30s).value_or(-1) == 2);
   child_process bad(P2P_BENCH_BINARY, {"actors", "--repeat=0"});
   BOOST_TEST(bad.wait_exit(30s).value_or(-1) == 2);
+  child_process bad_batch(P2P_BENCH_BINARY, {"work", "--batch=101"});
+  BOOST_TEST(bad_batch.wait_exit(30s).value_or(-1) == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
