@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(one_shot_commands_answer_from_the_actors) {
       BOOST_TEST(!row["state"].get(state));  // each state summary is a JSON object
     }
   }
-  BOOST_TEST(running == 12u);
+  BOOST_TEST(running == 13u);
 
   auto admin = run_console(with(node, {"--json", "-c", "inspect admin"}));
   BOOST_TEST(admin.exit_code == 0);

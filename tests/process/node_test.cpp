@@ -75,7 +75,7 @@ BOOST_AUTO_TEST_CASE(starts_on_os_chosen_ports_and_describes_itself) {
   BOOST_REQUIRE(!s["actors"].get(listed));
   for (auto a : listed) actors.push_back(str(a["name"]));
   BOOST_TEST((actors == std::vector<std::string>{"admin", "election", "elo", "events", "front", "gossip", "peers",
-                                                 "raft", "supervisor", "swim", "work_queue"}));
+                                                 "raft", "runner", "supervisor", "swim", "work_queue"}));
 }
 
 BOOST_AUTO_TEST_CASE(shutdown_over_http_drains_and_exits_0) {
