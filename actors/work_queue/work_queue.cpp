@@ -8,6 +8,7 @@
 #include <deque>
 
 #include "protocol/common/json.hpp"
+#include "protocol/common/time.hpp"
 
 namespace p2p::work {
 namespace {
@@ -517,50 +518,51 @@ std::string_view code_name(code c) {
 
 // ---- JSON views ----------------------------------------------------------------------------------
 
-namespace {
-void write_item_json(json::writer& w, const item& x) {
-  w.begin_object()
-      .field("work_id", x.work_id)
+void write_time(json::writer& w, std::string_view key, time_ms t) {
+  w.key(key);
+  if (t > 0) w.value(format_rfc3339(wall_clock::time_point(std::chrono::milliseconds(t))));
+  else w.null();
+}
+
+void write_item_fields(json::writer& w, const item& x) {
+  auto text_or_null = [&](std::string_view key, const std::string& v) {
+    w.key(key);
+    if (v.empty()) w.null();
+    else w.value(v);
+  };
+  w.field("work_id", x.work_id)
       .field("work_type", x.work_type)
       .field("priority", x.priority)
       .key("config")
-      .raw(x.config.empty() ? std::string_view("{}") : std::string_view(x.config))
-      .field("config_key", x.config_key)
-      .key("depends_on")
-      .begin_array();
+      .raw(x.config.empty() ? std::string_view("{}") : std::string_view(x.config));
+  text_or_null("config_key", x.config_key);
+  w.key("depends_on").begin_array();
   for (const auto& d : x.depends_on) w.value(d);
   w.end_array()
       .field("status", status_name(x.state))
       .field("attempts", x.attempts)
       .field("max_attempts", x.max_attempts)
       .field("lease_s", x.lease_s)
-      .field("timeout_s", x.timeout_s)
-      .key("claimed_by");
-  if (x.claimed_by.empty()) w.null();
-  else w.value(x.claimed_by);
-  w.key("claim_token");
-  if (x.claim_token.empty()) w.null();
-  else w.value(x.claim_token);
-  auto time = [&](std::string_view k, time_ms t) {
-    w.key(k);
-    if (t > 0) w.value(static_cast<std::int64_t>(t));
-    else w.null();
-  };
-  time("created_at_ms", x.created_at);
-  time("claimed_at_ms", x.claimed_at);
-  time("started_at_ms", x.started_at);
-  time("finished_at_ms", x.finished_at);
-  time("updated_at_ms", x.updated_at);
+      .field("timeout_s", x.timeout_s);
+  text_or_null("claimed_by", x.claimed_by);
+  text_or_null("claim_token", x.claim_token);
+  write_time(w, "created_at", x.created_at);
+  write_time(w, "claimed_at", x.claimed_at);
+  write_time(w, "started_at", x.started_at);
+  write_time(w, "finished_at", x.finished_at);
+  write_time(w, "updated_at", x.updated_at);
   w.key("progress").begin_object().field("fraction", x.progress).field("message", x.progress_message).end_object();
   w.key("result");
   if (x.result.empty()) w.null();
   else w.raw(x.result);
-  w.key("error");
-  if (x.error.empty()) w.null();
-  else w.value(x.error);
-  w.key("campaign_id");
-  if (x.campaign_id.empty()) w.null();
-  else w.value(x.campaign_id);
+  text_or_null("error", x.error);
+  text_or_null("campaign_id", x.campaign_id);
+}
+
+namespace {
+void write_item_json(json::writer& w, const item& x) {
+  w.begin_object();
+  write_item_fields(w, x);
   w.end_object();
 }
 }  // namespace

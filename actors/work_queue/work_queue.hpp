@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "actors/raft/state_machine.hpp"
+#include "protocol/common/json.hpp"
 
 namespace p2p::work {
 
@@ -66,8 +67,11 @@ struct item {
   bool operator==(const item&) const = default;
 };
 
-// The item as a JSON object (the HTTP view, P2P_WORK_FILE, the archive). Timestamps as ms.
+// The item as a JSON object, the one view of it everywhere (HTTP answers, P2P_WORK_FILE):
+// times in RFC 3339 UTC with ms, empty strings as null.
 std::string item_json(const item& x);
+// The same object's fields, without the braces, for writers that add their own.
+void write_item_fields(json::writer& w, const item& x);
 
 // ---- commands --------------------------------------------------------------------------------
 

@@ -82,55 +82,9 @@ bool query_flag(std::string_view query, std::string_view key) {
   return v && (*v == "1" || *v == "true");
 }
 
-void write_time(json::writer& w, std::string_view key, work::time_ms t) {
-  w.key(key);
-  if (t > 0) w.value(format_work_time(t));
-  else w.null();
-}
-
-void write_item_fields(json::writer& w, const work::item& x) {
-  w.field("work_id", x.work_id)
-      .field("work_type", x.work_type)
-      .field("priority", x.priority)
-      .key("config")
-      .raw(x.config.empty() ? std::string_view("{}") : std::string_view(x.config))
-      .key("config_key");
-  if (x.config_key.empty()) w.null();
-  else w.value(x.config_key);
-  w.key("depends_on").begin_array();
-  for (const auto& d : x.depends_on) w.value(d);
-  w.end_array()
-      .field("status", work::status_name(x.state))
-      .field("attempts", x.attempts)
-      .field("max_attempts", x.max_attempts)
-      .field("lease_s", x.lease_s)
-      .field("timeout_s", x.timeout_s)
-      .key("claimed_by");
-  if (x.claimed_by.empty()) w.null();
-  else w.value(x.claimed_by);
-  w.key("claim_token");
-  if (x.claim_token.empty()) w.null();
-  else w.value(x.claim_token);
-  write_time(w, "created_at", x.created_at);
-  write_time(w, "claimed_at", x.claimed_at);
-  write_time(w, "started_at", x.started_at);
-  write_time(w, "finished_at", x.finished_at);
-  write_time(w, "updated_at", x.updated_at);
-  w.key("progress").begin_object().field("fraction", x.progress).field("message", x.progress_message).end_object();
-  w.key("result");
-  if (x.result.empty()) w.null();
-  else w.raw(x.result);
-  w.key("error");
-  if (x.error.empty()) w.null();
-  else w.value(x.error);
-  w.key("campaign_id");
-  if (x.campaign_id.empty()) w.null();
-  else w.value(x.campaign_id);
-}
-
 void write_item(json::writer& w, const work::item& x) {
   w.begin_object();
-  write_item_fields(w, x);
+  work::write_item_fields(w, x);
   w.end_object();
 }
 
@@ -334,7 +288,7 @@ std::string encode(const msg::work_command_reply& x) {
 std::string encode(const msg::work_item_reply& x) {
   json::writer w;
   w.begin_object();
-  write_item_fields(w, x.item);
+  work::write_item_fields(w, x.item);
   w.field("archived", x.archived).end_object();
   return w.take();
 }
