@@ -334,12 +334,24 @@ class session {
     return exit_ok;
   }
 
-  std::optional<msg::raft_status_reply> raft_status() {
-    auto raft = find("raft");
-    if (!raft) return std::nullopt;
-    auto reply = ask<msg::raft_status_reply>(*raft, msg::raft_status_request{});
-    if (!reply) fail("no Raft answer: " + last_error_);
+  // Asks the actor `name` for its status; a missing actor or no answer is reported.
+  template <class Reply, class Request>
+  std::optional<Reply> status_of(const std::string& name, const std::string& what) {
+    auto actor = find(name);
+    if (!actor) return std::nullopt;
+    auto reply = ask<Reply>(*actor, Request{});
+    if (!reply) fail("no " + what + " answer: " + last_error_);
     return reply;
+  }
+
+  static std::string comma_list(const std::vector<std::string>& xs) {
+    std::string out;
+    for (const auto& x : xs) out.append(out.empty() ? "" : ",").append(x);
+    return out.empty() ? std::string("-") : out;
+  }
+
+  std::optional<msg::raft_status_reply> raft_status() {
+    return status_of<msg::raft_status_reply, msg::raft_status_request>("raft", "Raft");
   }
 
   int raft() {
@@ -349,11 +361,6 @@ class session {
       std::cout << codec::encode(*r) << "\n";
       return exit_ok;
     }
-    auto list = [](const std::vector<std::string>& xs) {
-      std::string out;
-      for (const auto& x : xs) out.append(out.empty() ? "" : ",").append(x);
-      return out.empty() ? std::string("-") : out;
-    };
     print_table({{"state", r->state},
                  {"term", std::to_string(r->term)},
                  {"leader", r->leader_id.empty() ? "(none known)" : r->leader_id},
@@ -361,8 +368,8 @@ class session {
                  {"applied", std::to_string(r->last_applied)},
                  {"last log", std::to_string(r->last_log_index)},
                  {"snapshot", std::to_string(r->snapshot_index)},
-                 {"voters", list(r->voters)},
-                 {"non-voters", list(r->learners)},
+                 {"voters", comma_list(r->voters)},
+                 {"non-voters", comma_list(r->learners)},
                  {"cluster", r->cluster_id.empty() ? "(not known yet)" : r->cluster_id},
                  {"profile", r->profile}});
     if (!r->peers.empty()) {
@@ -469,11 +476,7 @@ class session {
   }
 
   std::optional<msg::election_status_reply> election_status() {
-    auto actor = find("election");
-    if (!actor) return std::nullopt;
-    auto reply = ask<msg::election_status_reply>(*actor, msg::election_status_request{});
-    if (!reply) fail("no election answer: " + last_error_);
-    return reply;
+    return status_of<msg::election_status_reply, msg::election_status_request>("election", "election");
   }
 
   int election() {
@@ -483,19 +486,14 @@ class session {
       std::cout << codec::encode(*r) << "\n";
       return exit_ok;
     }
-    auto list = [](const std::vector<std::string>& xs) {
-      std::string out;
-      for (const auto& x : xs) out.append(out.empty() ? "" : ",").append(x);
-      return out.empty() ? std::string("-") : out;
-    };
     print_table({{"role", r->role},
                  {"leader", r->leader_id.empty() ? "(none known)" : r->leader_id},
                  {"term", std::to_string(r->term)},
                  {"lease left", std::to_string(r->lease_remaining_ms) + " ms"},
                  {"leader http", r->endpoints.http.empty() ? "-" : r->endpoints.http},
                  {"leader cluster", r->endpoints.cluster.empty() ? "-" : r->endpoints.cluster},
-                 {"followers", list(r->followers)},
-                 {"stragglers", list(r->stragglers)}});
+                 {"followers", comma_list(r->followers)},
+                 {"stragglers", comma_list(r->stragglers)}});
     if (!r->members.empty()) {
       std::cout << "\n";
       std::vector<std::vector<std::string>> rows{{"MEMBER", "FOLLOWS", "TERM", "LAST VOTE"}};
