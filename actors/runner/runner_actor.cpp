@@ -348,26 +348,31 @@ void try_claim(self_ptr self, const runner_config& cfg, const std::string& type)
 
 // ---- reconciliation -------------------------------------------------------------------------
 
-void reconcile(self_ptr self, const runner_config& cfg) {
+// Claims the queue holds in this node's name, asked by status (a node's finished items far
+// outnumber them, so a list of everything it ever claimed could hide them past its first page).
+void reconcile(self_ptr self, const runner_config& cfg, std::size_t step = 0) {
+  static constexpr std::string_view held[] = {"claimed", "running"};
   auto& st = self->state;
-  if (st.reconciled || st.reconcile_in_flight || !st.work_queue) return;
-  st.reconcile_in_flight = true;
+  if (step == 0) {
+    if (st.reconciled || st.reconcile_in_flight || !st.work_queue) return;
+    st.reconcile_in_flight = true;
+  }
   msg::work_list_request req;
+  req.status = std::string(held[step]);
   req.claimed_by = cfg.node_id;
-  req.limit = 1000;
+  req.limit = 1000;  // more than the slots of every type together
   self->request(st.work_queue, cfg.request_timeout, std::move(req))
       .then(
           [=](msg::work_list_reply& r) {
             auto& st = self->state;
-            st.reconcile_in_flight = false;
-            st.reconciled = true;
-            std::uint64_t found = 0;
             for (auto& item : r.items) {
               if (!work::holds_claim(item.state) || item.claimed_by != cfg.node_id) continue;
-              ++found;
-              launch(self, cfg, std::move(item), true);
+              launch(self, cfg, std::move(item), true);  // an item seen twice (it started meanwhile) runs once
             }
-            log::info("runner", "reconciled", {{"claims_found", std::to_string(found)}});
+            if (step + 1 < std::size(held)) return reconcile(self, cfg, step + 1);
+            st.reconcile_in_flight = false;
+            st.reconciled = true;
+            log::info("runner", "reconciled", {{"claims_adopted", std::to_string(st.adopted)}});
             claim_everything(self, cfg);
           },
           [=](caf::error& err) {
