@@ -26,6 +26,7 @@ namespace p2p {
 
 struct front_state {
   std::unordered_map<std::string, caf::actor> domains;
+  caf::actor directory;
   static inline const char* name = "front";
 };
 using front_self = caf::stateful_actor<front_state>*;
@@ -55,6 +56,7 @@ namespace {
 constexpr auto retry_details = R"({"retry_after_ms":1000})";
 
 caf::behavior front_actor(front_self self, caf::actor directory) {
+  self->state.directory = directory;
   self->send(directory, msg::directory_subscribe{});
   self->send(directory, msg::directory_update{{"front", caf::actor_cast<caf::actor>(self), 0, {}}});
   auto summary = [self] {
@@ -84,15 +86,26 @@ auto ask(caf::actor front, std::string domain, Decode decode, Encode encode) {
     auto success = r.success_status;
     caf::anon_send(front, front_job{[=, message = std::move(message),
                                      done = std::move(done)](front_self self) {
+      auto forward = [=](const caf::actor& handle) {
+        if (!handle) {
+          done(http::error_response(api_errc::unavailable, domain + " actor is not running", retry_details));
+          return;
+        }
+        self->request(handle, caf::infinite, message)
+            .then([=](Rep& reply) { done(encode(reply, success)); },
+                  [=](caf::error& err) { done(response_from_error(err)); });
+      };
       auto it = self->state.domains.find(domain);
-      if (it == self->state.domains.end() || !it->second) {
-        done(http::error_response(api_errc::unavailable, domain + " actor is not running",
-                                  retry_details));
-        return;
-      }
-      self->request(it->second, caf::infinite, message)
-          .then([=](Rep& reply) { done(encode(reply, success)); },
-                [=](caf::error& err) { done(response_from_error(err)); });
+      if (it != self->state.domains.end()) return forward(it->second);
+      // Not heard of yet: the node has only just started, and the directory's update to us may
+      // still be on its way. The directory itself knows every actor the supervisor started.
+      self->request(self->state.directory, std::chrono::seconds(5), msg::directory_lookup{domain})
+          .then(
+              [=](caf::actor& handle) {
+                if (handle && !self->state.domains.count(domain)) self->state.domains[domain] = handle;
+                forward(handle);
+              },
+              [=](caf::error&) { forward(caf::actor{}); });
     }});
   };
 }
