@@ -12,11 +12,12 @@ Usage: aiohttp_server.py [--host H] [--port N]
 import argparse
 import asyncio
 import json
-import signal
 import sys
 import time
 
 from aiohttp import web
+
+from serving import dumps, serve_until_signal
 
 NODE_ID = "bench"
 NODE_UUID = "00000000-0000-0000-0000-000000000000"
@@ -25,14 +26,10 @@ LEVELS = ("trace", "debug", "info", "warn", "error")
 
 START = time.monotonic()
 
-# Compact separators so the bodies match the C++ servers byte for byte.
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
-
-
 def json_response(body, status=200):
     # Bytes body: with text=, aiohttp would append "; charset=utf-8".
     return web.Response(
-        body=_dumps(body).encode(),
+        body=dumps(body).encode(),
         status=status,
         content_type="application/json",
         headers={"X-Node-ID": NODE_ID},
@@ -101,24 +98,7 @@ def make_app():
 
 
 async def serve(host, port):
-    runner = web.AppRunner(make_app(), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-
-    # With --port 0 only the listening socket knows the real port;
-    # runner.addresses reads it from the site's server sockets.
-    bound = runner.addresses[0][1]
-    print(_dumps({"port": bound}), flush=True)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_signal(make_app(), host, port)
 
 
 def main():

@@ -20,10 +20,11 @@ import datetime
 import hmac
 import heapq
 import json
-import signal
 import sys
 
 from aiohttp import web
+
+from serving import dumps, serve_until_signal
 
 NODE_ID = "bench"
 MAX_ACTIVE = 10_000          # the node's --work-max-active default
@@ -31,7 +32,6 @@ MAX_PAYLOAD = 64 * 1024      # config and result, each
 MAX_ADD_ITEMS = 1000
 MAX_NAME = 256
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 # Field specs as in http/routes.cpp: name -> (type, required, min, max, item fields).
 ITEM_FIELDS = {
@@ -180,7 +180,7 @@ class Queue:
             if not 1 <= len(work_type.encode()) <= MAX_NAME:
                 raise bad_request("work_type", "must be 1 to 256 bytes" + where)
             config = n.get("config", {})
-            if len(_dumps(config)) > MAX_PAYLOAD:
+            if len(dumps(config)) > MAX_PAYLOAD:
                 raise Refused(413, "payload_too_large", f"config exceeds {MAX_PAYLOAD} bytes{where}",
                               {"field": "config"})
             deps = n.get("depends_on", [])
@@ -272,7 +272,7 @@ class Queue:
                    else f"the item is {x['status']}")
             raise Refused(409, "conflict", why, {"current_status": x["status"]})
         result = doc.get("result", {})
-        if len(_dumps(result)) > MAX_PAYLOAD:
+        if len(dumps(result)) > MAX_PAYLOAD:
             raise Refused(413, "payload_too_large",
                           f"result exceeds {MAX_PAYLOAD} bytes; store larger outputs as artifacts",
                           {"field": "result"})
@@ -292,7 +292,7 @@ def view(x):
 
 
 def json_response(body, status=200):
-    return web.Response(body=_dumps(body).encode(), status=status, content_type="application/json",
+    return web.Response(body=dumps(body).encode(), status=status, content_type="application/json",
                         headers={"X-Node-ID": NODE_ID})
 
 
@@ -329,19 +329,7 @@ def make_app(token):
 
 
 async def serve(host, port, token):
-    runner = web.AppRunner(make_app(token), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    print(_dumps({"port": runner.addresses[0][1]}), flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_signal(make_app(token), host, port)
 
 
 def main():

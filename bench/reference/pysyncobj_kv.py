@@ -21,20 +21,20 @@ Usage: pysyncobj_kv.py --raft HOST:PORT --partners HOST:PORT,HOST:PORT [--port N
 import argparse
 import asyncio
 import json
-import signal
 import sys
 
 from aiohttp import web
 from pysyncobj import FAIL_REASON, SyncObj
 from pysyncobj.batteries import ReplDict
 
+from serving import dumps, serve_until_signal
+
 COMMAND_TIMEOUT_S = 10
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def json_response(body, status=200):
-    return web.Response(body=_dumps(body).encode(), status=status,
+    return web.Response(body=dumps(body).encode(), status=status,
                         content_type="application/json")
 
 
@@ -84,20 +84,9 @@ def make_app(sync, kv):
 async def serve(args):
     kv = ReplDict()
     sync = SyncObj(args.raft, args.partners.split(","), consumers=[kv])
-    runner = web.AppRunner(make_app(sync, kv), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", args.port)
-    await site.start()
-    print(_dumps({"port": runner.addresses[0][1]}), flush=True)
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await serve_until_signal(make_app(sync, kv), "127.0.0.1", args.port)
     finally:
-        await runner.cleanup()
         sync.destroy()
 
 
