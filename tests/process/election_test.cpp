@@ -204,7 +204,12 @@ BOOST_AUTO_TEST_CASE(every_view_follows_the_leader_through_a_transfer_a_crash_an
   const auto term2 = second->second;
   BOOST_TEST(term2 > term1);
   // A write in the new term: its first entry is committed before the crash below.
-  written = post(c, non_voter, "/raft/kv", R"({"key":"k2","value":"after-the-transfer"})");
+  // A client retries a 503 after retry_after_ms (a connection to the new leader may still be
+  // in its handshake).
+  BOOST_TEST(eventually(20s, [&] {
+    written = post(c, non_voter, "/raft/kv", R"({"key":"k2","value":"after-the-transfer"})");
+    return written.status != 503;
+  }));
   BOOST_TEST(written.status == 200, written.body);
 
   // kill -9 the leader: the survivors converge on a new leader in a higher term.
